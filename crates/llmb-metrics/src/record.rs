@@ -1,0 +1,163 @@
+//! What one request produced: raw instants and counts, no derived metrics.
+//!
+//! All instants are nanoseconds since the run's origin (the instant the load generator
+//! started its clock); chunk arrivals are offsets from the actual send.
+
+use serde::{Deserialize, Serialize};
+
+/// One streamed chunk as it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// Arrival, in ns after the request was sent (stamped when its bytes were read).
+    pub offset_ns: u64,
+    /// Generated tokens this chunk carried (see `tokens::assign_chunk_tokens`).
+    pub tokens: u32,
+    /// Bytes of generated text it carried.
+    pub text_bytes: u32,
+}
+
+/// Token counts reported by the server in `usage`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerUsage {
+    /// `usage.prompt_tokens`
+    pub prompt_tokens: Option<u64>,
+    /// `usage.completion_tokens`
+    pub completion_tokens: Option<u64>,
+}
+
+/// How a request ended. Every request ends in exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The server finished the response.
+    Completed,
+    /// The server answered with a non-success HTTP status.
+    HttpStatus {
+        /// The status code.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// No complete response within the request timeout.
+    Timeout,
+    /// Could not connect, or the connection failed before a response started.
+    ConnectionError {
+        /// What the transport said.
+        message: String,
+    },
+    /// The response started but its stream broke or could not be parsed.
+    StreamError {
+        /// What went wrong.
+        message: String,
+    },
+    /// Stopped by the user (Ctrl-C) or by the end of the run.
+    Cancelled,
+}
+
+/// The closed set of outcome kinds, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// [`Outcome::Completed`]
+    Completed,
+    /// [`Outcome::HttpStatus`]
+    HttpStatus,
+    /// [`Outcome::Timeout`]
+    Timeout,
+    /// [`Outcome::ConnectionError`]
+    ConnectionError,
+    /// [`Outcome::StreamError`]
+    StreamError,
+    /// [`Outcome::Cancelled`]
+    Cancelled,
+}
+
+impl Outcome {
+    /// The kind, without details.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Completed => OutcomeKind::Completed,
+            Outcome::HttpStatus { .. } => OutcomeKind::HttpStatus,
+            Outcome::Timeout => OutcomeKind::Timeout,
+            Outcome::ConnectionError { .. } => OutcomeKind::ConnectionError,
+            Outcome::StreamError { .. } => OutcomeKind::StreamError,
+            Outcome::Cancelled => OutcomeKind::Cancelled,
+        }
+    }
+
+    /// A short label for tables: `completed`, `http_503`, `timeout`, ...
+    pub fn label(&self) -> String {
+        match self {
+            Outcome::HttpStatus { status, .. } => format!("http_{status}"),
+            other => other.kind().as_str().to_owned(),
+        }
+    }
+}
+
+impl OutcomeKind {
+    /// The snake_case name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Completed => "completed",
+            OutcomeKind::HttpStatus => "http_status",
+            OutcomeKind::Timeout => "timeout",
+            OutcomeKind::ConnectionError => "connection_error",
+            OutcomeKind::StreamError => "stream_error",
+            OutcomeKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Everything one request produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Position in the run's request sequence (0-based, warm-up requests included).
+    pub id: u64,
+    /// Which prompt of the dataset was sent.
+    pub prompt_index: u64,
+    /// Which client process sent it (0 for a single-process run).
+    #[serde(default)]
+    pub worker: u32,
+    /// A warm-up request: recorded but left out of every metric.
+    #[serde(default)]
+    pub warmup: bool,
+    /// When the schedule meant to send it (ns since the run origin).
+    pub scheduled_ns: u64,
+    /// When a concurrency slot was free for it (ns); equals `scheduled_ns` without a limit.
+    pub slot_ns: u64,
+    /// When it was actually sent (ns).
+    pub sent_ns: u64,
+    /// Arrival of the first chunk carrying generated text (ns), if any.
+    pub first_token_ns: Option<u64>,
+    /// When the response ended, or the request failed (ns).
+    pub end_ns: u64,
+    /// Prompt length under the client's tokenizer.
+    pub input_tokens: u64,
+    /// Output length asked for (`max_tokens`), if any.
+    pub requested_output_tokens: Option<u64>,
+    /// What the server reported.
+    pub usage: ServerUsage,
+    /// Every chunk that carried generated text, in arrival order.
+    pub chunks: Vec<Chunk>,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl RequestRecord {
+    /// Whether it completed.
+    pub fn is_completed(&self) -> bool {
+        self.outcome == Outcome::Completed
+    }
+
+    /// Output tokens: the server's `usage.completion_tokens`, else the sum over chunks.
+    pub fn output_tokens(&self) -> u64 {
+        self.usage
+            .completion_tokens
+            .unwrap_or_else(|| self.chunks.iter().map(|c| u64::from(c.tokens)).sum())
+    }
+
+    /// Absolute arrival (ns since origin) of every chunk.
+    pub fn chunk_arrivals_ns(&self) -> impl Iterator<Item = u64> + '_ {
+        self.chunks.iter().map(move |c| self.sent_ns + c.offset_ns)
+    }
+}

@@ -1,0 +1,41 @@
+//! OpenAI wire format shared by the llmb client and the simulated engine: request and
+//! chunk types, and a sans-IO Server-Sent-Events decoder. No I/O, no async runtime.
+#![warn(missing_docs)]
+
+pub mod chat;
+pub mod completions;
+pub mod error;
+pub mod sse;
+pub mod stream;
+
+pub use error::ProtocolError;
+pub use sse::{SseDecoder, SseEvent};
+pub use stream::{ChunkView, Usage};
+
+/// Which OpenAI route a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `POST /v1/chat/completions`
+    Chat,
+    /// `POST /v1/completions`
+    Completions,
+}
+
+impl Endpoint {
+    /// The request path below the base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "/v1/chat/completions",
+            Endpoint::Completions => "/v1/completions",
+        }
+    }
+
+    /// The name used on the command line and in result files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat",
+            Endpoint::Completions => "completions",
+        }
+    }
+}
