@@ -1,1 +1,157 @@
-//! placeholder
+//! Tokenizers and exact-length prompts: a built-in BPE (`cl100k_base`, shipped inside the
+//! `tiktoken-rs` crate, so nothing is downloaded) or any Hugging Face `tokenizer.json`.
+#![warn(missing_docs)]
+
+mod prompts;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use prompts::{LengthSpec, PromptSet, PromptText};
+
+/// Why a tokenizer could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    /// Nothing at the given path.
+    #[error("tokenizer not found at {0}: pass a tokenizer.json file or a model folder holding one")]
+    NotFound(PathBuf),
+    /// The file exists but is not a tokenizer.
+    #[error("failed to load tokenizer {path}: {message}")]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// What the loader said.
+        message: String,
+    },
+    /// The tokenizer has too few single-token words to build prompts from.
+    #[error("tokenizer {0} has too few single-token English words to build synthetic prompts; use --dataset instead")]
+    NoWords(String),
+    /// A prompt of the requested length could not be built.
+    #[error("could not build a prompt of exactly {0} tokens with tokenizer {1}")]
+    Length(u64, String),
+}
+
+enum Backend {
+    Tiktoken(tiktoken_rs::CoreBPE),
+    HuggingFace(Box<tokenizers::Tokenizer>),
+}
+
+/// A loaded tokenizer and the pool of words that are exactly one token under it.
+#[derive(Clone)]
+pub struct Tokenizer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    name: String,
+    words: Vec<String>,
+}
+
+const CANDIDATE_WORDS: &str = include_str!("words.txt");
+
+impl Tokenizer {
+    /// The built-in tokenizer (OpenAI `cl100k_base`).
+    pub fn builtin() -> Result<Tokenizer, TokenizerError> {
+        let bpe = tiktoken_rs::cl100k_base().map_err(|e| TokenizerError::Load {
+            path: PathBuf::from("cl100k_base"),
+            message: e.to_string(),
+        })?;
+        Self::with_backend(Backend::Tiktoken(bpe), "cl100k_base (built in)".to_owned())
+    }
+
+    /// A Hugging Face `tokenizer.json`, or a folder holding one.
+    pub fn from_path(path: &Path) -> Result<Tokenizer, TokenizerError> {
+        let file = if path.is_dir() { path.join("tokenizer.json") } else { path.to_path_buf() };
+        if !file.is_file() {
+            return Err(TokenizerError::NotFound(file));
+        }
+        let tok = tokenizers::Tokenizer::from_file(&file)
+            .map_err(|e| TokenizerError::Load { path: file.clone(), message: e.to_string() })?;
+        Self::with_backend(Backend::HuggingFace(Box::new(tok)), file.display().to_string())
+    }
+
+    /// `from_path` when a path is given, else the built-in one.
+    pub fn load(path: Option<&Path>) -> Result<Tokenizer, TokenizerError> {
+        match path {
+            Some(p) => Self::from_path(p),
+            None => Self::builtin(),
+        }
+    }
+
+    fn with_backend(backend: Backend, name: String) -> Result<Tokenizer, TokenizerError> {
+        let mut inner = Inner { backend, name, words: Vec::new() };
+        let mut seen = std::collections::HashSet::new();
+        let words: Vec<String> = CANDIDATE_WORDS
+            .split_whitespace()
+            .filter(|w| seen.insert(*w))
+            .filter(|w| inner.count(w) == 1 && inner.count(&format!(" {w}")) == 1)
+            .map(str::to_owned)
+            .collect();
+        if words.len() < 32 {
+            return Err(TokenizerError::NoWords(inner.name));
+        }
+        inner.words = words;
+        Ok(Tokenizer { inner: Arc::new(inner) })
+    }
+
+    /// Where it came from, for result files.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Tokens in `text` (no special tokens added).
+    pub fn count(&self, text: &str) -> usize {
+        self.inner.count(text)
+    }
+
+    /// Token ids of `text` (no special tokens added).
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.inner.encode(text)
+    }
+
+    /// Words that are one token both alone and after a space.
+    pub fn words(&self) -> &[String] {
+        &self.inner.words
+    }
+}
+
+impl Inner {
+    fn count(&self, text: &str) -> usize {
+        match &self.backend {
+            Backend::Tiktoken(b) => b.encode_ordinary(text).len(),
+            Backend::HuggingFace(t) => t.encode_fast(text, false).map(|e| e.len()).unwrap_or(0),
+        }
+    }
+
+    fn encode(&self, text: &str) -> Vec<u32> {
+        match &self.backend {
+            Backend::Tiktoken(b) => b.encode_ordinary(text),
+            Backend::HuggingFace(t) => t.encode_fast(text, false).map(|e| e.get_ids().to_vec()).unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokenizer").field("name", &self.inner.name).field("words", &self.inner.words.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_has_a_word_pool() {
+        let t = Tokenizer::builtin().unwrap();
+        assert!(t.words().len() > 300, "{}", t.words().len());
+        assert_eq!(t.count(" the quick brown"), 3);
+    }
+
+    #[test]
+    fn missing_file_says_what_to_pass() {
+        let e = Tokenizer::from_path(Path::new("/nonexistent/tok")).unwrap_err();
+        assert!(e.to_string().contains("pass a tokenizer.json"));
+    }
+}

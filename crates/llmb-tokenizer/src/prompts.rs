@@ -1,0 +1,137 @@
+//! Synthetic prompts of exact token lengths, seeded and built in parallel.
+//!
+//! A prompt is a sequence of words that are each exactly one token (alone and after a
+//! space) under the tokenizer; pre-tokenizers split at spaces, so `n` such words are `n`
+//! tokens. Every prompt is then counted with the real tokenizer and trimmed or extended
+//! until the count is exact, so the guarantee never rests on the construction alone.
+
+use llmb_rand::{norm_length, Rng};
+
+use crate::{Tokenizer, TokenizerError};
+
+/// How prompt (or output) lengths are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LengthSpec {
+    /// Mean length in tokens.
+    pub mean: u64,
+    /// Standard deviation (0 = every length is `mean`).
+    pub stddev: f64,
+}
+
+/// One generated prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptText {
+    /// The text.
+    pub text: String,
+    /// Its exact token count under the tokenizer.
+    pub tokens: u64,
+}
+
+/// A set of prompts generated from one seed.
+#[derive(Debug, Clone, Default)]
+pub struct PromptSet {
+    /// The prompts, in order.
+    pub prompts: Vec<PromptText>,
+}
+
+impl LengthSpec {
+    /// A fixed length.
+    pub fn fixed(mean: u64) -> LengthSpec {
+        LengthSpec { mean, stddev: 0.0 }
+    }
+
+    /// The length of item `index` under `seed` (trtllm-bench's token-norm-dist rule).
+    pub fn draw(&self, seed: u64, index: u64) -> u64 {
+        norm_length(&mut Rng::for_item(seed, index), self.mean, self.stddev)
+    }
+}
+
+impl PromptSet {
+    /// Builds `count` prompts with lengths drawn from `lengths`, using all cores.
+    pub fn synthetic(tok: &Tokenizer, count: usize, lengths: LengthSpec, seed: u64) -> Result<PromptSet, TokenizerError> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(count.max(1));
+        let per = count.div_ceil(threads.max(1));
+        let results: Vec<Result<Vec<PromptText>, TokenizerError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let range = (t * per)..((t + 1) * per).min(count);
+                    s.spawn(move || {
+                        range.map(|i| one_prompt(tok, lengths.draw(seed, i as u64 * 2), seed, i as u64)).collect()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("prompt thread panicked")).collect()
+        });
+        let mut prompts = Vec::with_capacity(count);
+        for r in results {
+            prompts.extend(r?);
+        }
+        Ok(PromptSet { prompts })
+    }
+}
+
+/// One prompt of exactly `n` tokens.
+fn one_prompt(tok: &Tokenizer, n: u64, seed: u64, index: u64) -> Result<PromptText, TokenizerError> {
+    let words = tok.words();
+    let mut rng = Rng::for_item(seed, index * 2 + 1);
+    let pick = |rng: &mut Rng| words[rng.below(words.len() as u64) as usize].as_str();
+    let mut text = String::with_capacity(n as usize * 7);
+    for i in 0..n {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push_str(pick(&mut rng));
+    }
+    // Verify with the real tokenizer; adjust word by word if a tokenizer merged or split.
+    for _ in 0..64 {
+        let got = tok.count(&text) as u64;
+        if got == n {
+            return Ok(PromptText { text, tokens: n });
+        }
+        if got > n {
+            match text.rfind(' ') {
+                Some(p) => text.truncate(p),
+                None => break,
+            }
+        } else {
+            text.push(' ');
+            text.push_str(pick(&mut rng));
+        }
+    }
+    Err(TokenizerError::Length(n, tok.name().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_lengths_and_seeded() {
+        let tok = Tokenizer::builtin().unwrap();
+        let set = PromptSet::synthetic(&tok, 20, LengthSpec::fixed(128), 7).unwrap();
+        assert_eq!(set.prompts.len(), 20);
+        for p in &set.prompts {
+            assert_eq!(tok.count(&p.text), 128);
+            assert_eq!(p.tokens, 128);
+        }
+        let again = PromptSet::synthetic(&tok, 20, LengthSpec::fixed(128), 7).unwrap();
+        assert_eq!(set.prompts, again.prompts);
+        let other = PromptSet::synthetic(&tok, 20, LengthSpec::fixed(128), 8).unwrap();
+        assert_ne!(set.prompts[0], other.prompts[0]);
+        assert_ne!(set.prompts[0], set.prompts[1]);
+    }
+
+    #[test]
+    fn varied_lengths_are_exact_too() {
+        let tok = Tokenizer::builtin().unwrap();
+        let spec = LengthSpec { mean: 40, stddev: 20.0 };
+        let set = PromptSet::synthetic(&tok, 50, spec, 1).unwrap();
+        let mut distinct = std::collections::BTreeSet::new();
+        for (i, p) in set.prompts.iter().enumerate() {
+            assert_eq!(tok.count(&p.text) as u64, spec.draw(1, i as u64 * 2));
+            distinct.insert(p.tokens);
+        }
+        assert!(distinct.len() > 10);
+        assert_eq!(PromptSet::synthetic(&tok, 1, LengthSpec::fixed(1), 0).unwrap().prompts[0].tokens, 1);
+    }
+}
