@@ -1,1 +1,19 @@
-//! placeholder
+//! The load generator: prepared requests (built before the clock starts), an arrival
+//! schedule, one driver for every load mode, a streaming client that stamps each chunk as
+//! its bytes arrive, and a sink that appends each record to disk as it ends.
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod dataset;
+pub mod driver;
+pub mod plan;
+pub mod progress;
+pub mod schedule;
+pub mod sink;
+pub mod verdict;
+
+pub use client::{ClientError, Target};
+pub use dataset::{PreparedRequest, RequestShape, ServerKind};
+pub use driver::{run, LoadResult};
+pub use plan::{Concurrency, LoadPlan};
+pub use schedule::Arrival;

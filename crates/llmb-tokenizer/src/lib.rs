@@ -110,6 +110,14 @@ impl Tokenizer {
         self.inner.encode(text)
     }
 
+    /// Text of token ids (special tokens kept).
+    pub fn decode(&self, ids: &[u32]) -> String {
+        match &self.inner.backend {
+            Backend::Tiktoken(b) => b.decode(ids).unwrap_or_default(),
+            Backend::HuggingFace(t) => t.decode(ids, false).unwrap_or_default(),
+        }
+    }
+
     /// Words that are one token both alone and after a space.
     pub fn words(&self) -> &[String] {
         &self.inner.words

@@ -1,0 +1,319 @@
+//! Prompt sources and request bodies, all built before the clock starts: synthetic
+//! exact-length prompts, trtllm-bench JSONL datasets and plain JSONL prompt files.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use llmb_protocol::Endpoint;
+use llmb_tokenizer::{LengthSpec, PromptSet, Tokenizer};
+use serde_json::{json, Map, Value};
+
+/// Which server family the requests are shaped for: decides which output-length knobs
+/// are sent, since some servers reject fields they do not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerKind {
+    /// Any vLLM-style server: `max_tokens`, `min_tokens`, `ignore_eos`.
+    Generic,
+    /// The OpenAI API itself: `max_tokens` only (outputs cannot be forced).
+    Openai,
+    /// vLLM.
+    Vllm,
+    /// SGLang.
+    Sglang,
+    /// TensorRT-LLM `trtllm-serve`.
+    Trtllm,
+    /// llama.cpp `llama-server`.
+    Llamacpp,
+    /// NVIDIA NIM: also `nvext.ignore_eos`.
+    Nim,
+    /// NVIDIA Dynamo: also `nvext.ignore_eos`.
+    Dynamo,
+}
+
+impl ServerKind {
+    fn sends_min_tokens(self) -> bool {
+        !matches!(self, ServerKind::Openai)
+    }
+    fn sends_nvext(self) -> bool {
+        matches!(self, ServerKind::Nim | ServerKind::Dynamo)
+    }
+}
+
+/// How each request body is shaped.
+#[derive(Debug, Clone)]
+pub struct RequestShape {
+    /// Route.
+    pub endpoint: Endpoint,
+    /// Served model name.
+    pub model: String,
+    /// Stream with SSE.
+    pub stream: bool,
+    /// Force output lengths (`ignore_eos`, `min_tokens`).
+    pub ignore_eos: bool,
+    /// Server family.
+    pub server: ServerKind,
+    /// Send token ids instead of text (completions only).
+    pub prompt_token_ids: bool,
+    /// Extra fields merged into every body (they win).
+    pub extra_body: Map<String, Value>,
+}
+
+/// A request body ready to send, with what the client knows about it.
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    /// The JSON body.
+    pub body: Bytes,
+    /// Prompt tokens under the client's tokenizer.
+    pub input_tokens: u64,
+    /// Output tokens asked for.
+    pub output_tokens: Option<u64>,
+    /// Index in the dataset.
+    pub prompt_index: u64,
+}
+
+/// One prompt before it becomes a body.
+#[derive(Debug, Clone)]
+pub struct PromptEntry {
+    /// Text, if known.
+    pub text: Option<String>,
+    /// Token ids, if known.
+    pub ids: Option<Vec<u32>>,
+    /// Prompt tokens.
+    pub tokens: u64,
+    /// Requested output length.
+    pub output_tokens: Option<u64>,
+}
+
+/// Why a dataset could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// Could not read the file.
+    #[error("cannot read dataset {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is not in a known format.
+    #[error("dataset {path} line {line}: {message}; expected trtllm-bench JSONL ({{\"task_id\", \"input_ids\" or \"prompt\", \"output_tokens\"}}) or {{\"prompt\": \"...\"}} per line")]
+    Line {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file has no prompts.
+    #[error("dataset {0} has no prompts")]
+    Empty(String),
+    /// A tokenizer problem.
+    #[error(transparent)]
+    Tokenizer(#[from] llmb_tokenizer::TokenizerError),
+}
+
+/// Synthetic prompts of exact lengths with output lengths drawn per request.
+pub fn synthetic(
+    tok: &Tokenizer,
+    count: usize,
+    isl: LengthSpec,
+    osl: LengthSpec,
+    seed: u64,
+) -> Result<Vec<PromptEntry>, DatasetError> {
+    let set = PromptSet::synthetic(tok, count, isl, seed)?;
+    Ok(set
+        .prompts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| PromptEntry {
+            tokens: p.tokens,
+            text: Some(p.text),
+            ids: None,
+            output_tokens: Some(osl.draw(seed ^ 0x05_1u64, i as u64)),
+        })
+        .collect())
+}
+
+/// Reads a JSONL dataset: trtllm-bench's format or plain prompts.
+pub fn from_file(path: &Path, tok: &Tokenizer, default_osl: Option<u64>) -> Result<Vec<PromptEntry>, DatasetError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Read { path: name.clone(), source })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |message: String| DatasetError::Line { path: name.clone(), line: i + 1, message };
+        let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON ({e})")))?;
+        let (text, ids, osl) = match &v {
+            Value::String(s) => (Some(s.clone()), None, None),
+            Value::Object(m) => {
+                let ids = match m.get("input_ids") {
+                    Some(Value::Array(a)) => Some(
+                        a.iter()
+                            .map(|x| x.as_u64().and_then(|x| u32::try_from(x).ok()))
+                            .collect::<Option<Vec<u32>>>()
+                            .ok_or_else(|| bad("input_ids must be token ids".into()))?,
+                    ),
+                    Some(_) => return Err(bad("input_ids must be a list".into())),
+                    None => None,
+                };
+                let text = ["prompt", "text", "input"].iter().find_map(|k| m.get(*k).and_then(Value::as_str)).map(str::to_owned);
+                if ids.is_none() && text.is_none() {
+                    return Err(bad("no \"input_ids\" or \"prompt\"".into()));
+                }
+                let osl = m.get("output_tokens").or_else(|| m.get("max_tokens")).and_then(Value::as_u64);
+                (text, ids, osl)
+            }
+            _ => return Err(bad("each line must be an object or a string".into())),
+        };
+        let tokens = match (&ids, &text) {
+            (Some(ids), _) => ids.len() as u64,
+            (None, Some(t)) => tok.count(t) as u64,
+            (None, None) => 0,
+        };
+        out.push(PromptEntry { text, ids, tokens, output_tokens: osl.or(default_osl) });
+    }
+    if out.is_empty() {
+        return Err(DatasetError::Empty(name));
+    }
+    Ok(out)
+}
+
+/// Turns prompts into request bodies.
+pub fn prepare(entries: &[PromptEntry], shape: &RequestShape, tok: &Tokenizer) -> Vec<PreparedRequest> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let body = body(e, shape, tok);
+            PreparedRequest {
+                body: Bytes::from(serde_json::to_vec(&body).expect("JSON body")),
+                input_tokens: e.tokens,
+                output_tokens: e.output_tokens,
+                prompt_index: i as u64,
+            }
+        })
+        .collect()
+}
+
+fn body(e: &PromptEntry, shape: &RequestShape, tok: &Tokenizer) -> Value {
+    let mut b = Map::new();
+    b.insert("model".into(), json!(shape.model));
+    let text = || e.text.clone().unwrap_or_else(|| tok.decode(e.ids.as_deref().unwrap_or_default()));
+    match shape.endpoint {
+        Endpoint::Chat => {
+            b.insert("messages".into(), json!([{"role": "user", "content": text()}]));
+        }
+        Endpoint::Completions => {
+            let ids = if shape.prompt_token_ids {
+                Some(e.ids.clone().unwrap_or_else(|| tok.encode(e.text.as_deref().unwrap_or_default())))
+            } else {
+                e.ids.clone().filter(|_| e.text.is_none())
+            };
+            match ids {
+                Some(ids) => b.insert("prompt".into(), json!(ids)),
+                None => b.insert("prompt".into(), json!(text())),
+            };
+        }
+    }
+    if let Some(n) = e.output_tokens {
+        b.insert("max_tokens".into(), json!(n));
+        if shape.ignore_eos && shape.server.sends_min_tokens() {
+            b.insert("min_tokens".into(), json!(n));
+            b.insert("ignore_eos".into(), json!(true));
+        }
+        if shape.ignore_eos && shape.server.sends_nvext() {
+            b.insert("nvext".into(), json!({"ignore_eos": true}));
+        }
+    }
+    b.insert("stream".into(), json!(shape.stream));
+    if shape.stream {
+        b.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    for (k, v) in &shape.extra_body {
+        b.insert(k.clone(), v.clone());
+    }
+    Value::Object(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(endpoint: Endpoint, server: ServerKind) -> RequestShape {
+        RequestShape {
+            endpoint,
+            model: "m".into(),
+            stream: true,
+            ignore_eos: true,
+            server,
+            prompt_token_ids: false,
+            extra_body: Map::new(),
+        }
+    }
+
+    fn parse(p: &PreparedRequest) -> Value {
+        serde_json::from_slice(&p.body).unwrap()
+    }
+
+    #[test]
+    fn chat_body_forces_length() {
+        let tok = Tokenizer::builtin().unwrap();
+        let e = synthetic(&tok, 2, LengthSpec::fixed(16), LengthSpec::fixed(8), 1).unwrap();
+        let p = prepare(&e, &shape(Endpoint::Chat, ServerKind::Generic), &tok);
+        let v = parse(&p[0]);
+        assert_eq!(v["max_tokens"], 8);
+        assert_eq!(v["min_tokens"], 8);
+        assert_eq!(v["ignore_eos"], true);
+        assert!(v.get("nvext").is_none());
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(tok.count(v["messages"][0]["content"].as_str().unwrap()), 16);
+        assert_eq!(p[0].input_tokens, 16);
+    }
+
+    #[test]
+    fn nim_gets_nvext_openai_gets_no_unknown_fields() {
+        let tok = Tokenizer::builtin().unwrap();
+        let e = synthetic(&tok, 1, LengthSpec::fixed(4), LengthSpec::fixed(3), 1).unwrap();
+        let v = parse(&prepare(&e, &shape(Endpoint::Chat, ServerKind::Nim), &tok)[0]);
+        assert_eq!(v["nvext"]["ignore_eos"], true);
+        let v = parse(&prepare(&e, &shape(Endpoint::Chat, ServerKind::Openai), &tok)[0]);
+        assert!(v.get("ignore_eos").is_none() && v.get("min_tokens").is_none());
+    }
+
+    #[test]
+    fn completions_with_token_ids_and_extra_body() {
+        let tok = Tokenizer::builtin().unwrap();
+        let e = synthetic(&tok, 1, LengthSpec::fixed(10), LengthSpec::fixed(3), 1).unwrap();
+        let mut s = shape(Endpoint::Completions, ServerKind::Generic);
+        s.prompt_token_ids = true;
+        s.extra_body.insert("temperature".into(), json!(0.5));
+        s.extra_body.insert("max_tokens".into(), json!(99));
+        let v = parse(&prepare(&e, &s, &tok)[0]);
+        assert_eq!(v["prompt"].as_array().unwrap().len(), 10);
+        assert_eq!(v["temperature"], 0.5);
+        assert_eq!(v["max_tokens"], 99);
+    }
+
+    #[test]
+    fn reads_trtllm_and_plain_jsonl() {
+        let tok = Tokenizer::builtin().unwrap();
+        let dir = std::env::temp_dir().join(format!("llmb-ds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("d.jsonl");
+        std::fs::write(&f, "{\"task_id\":0,\"input_ids\":[1,2,3],\"output_tokens\":5}\n\n{\"prompt\":\"hello world\"}\n\"just text\"\n").unwrap();
+        let e = from_file(&f, &tok, Some(7)).unwrap();
+        assert_eq!(e.len(), 3);
+        assert_eq!((e[0].tokens, e[0].output_tokens), (3, Some(5)));
+        assert_eq!((e[1].tokens, e[1].output_tokens), (2, Some(7)));
+        std::fs::write(&f, "{\"task_id\":0}\n").unwrap();
+        let err = from_file(&f, &tok, None).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("input_ids"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,254 @@
+//! The one driver for every load mode: take the next request, wait until the schedule says
+//! it is due, wait for a concurrency slot, send it on its own task; stop on count, duration
+//! or Ctrl-C. Warm-up is the same loop run first with its records marked.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::Uri;
+use llmb_metrics::{Outcome, RequestRecord, RunWindow};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::client::{self, HttpClient, Target};
+use crate::plan::{Concurrency, LoadPlan};
+use crate::progress::Progress;
+use crate::schedule::Schedule;
+use crate::sink::{Finished, Sink};
+use crate::verdict::{ClientStats, CpuMeter, LagProbe};
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct LoadResult {
+    /// Every request, warm-up included, in the order they ended.
+    pub records: Vec<RequestRecord>,
+    /// The measured phase.
+    pub window: RunWindow,
+    /// Stopped by the user before the end.
+    pub interrupted: bool,
+    /// How the client itself fared.
+    pub client: ClientStats,
+}
+
+/// Everything the driver needs besides the plan.
+#[derive(Debug, Clone)]
+pub struct DriverContext {
+    /// The pooled client.
+    pub client: HttpClient,
+    /// Where requests go.
+    pub target: Target,
+    /// Streamed responses.
+    pub stream: bool,
+    /// Live counters.
+    pub progress: Arc<Progress>,
+    /// Becomes `true` on Ctrl-C.
+    pub interrupt: watch::Receiver<bool>,
+    /// Worker threads of the runtime, for the CPU verdict.
+    pub threads: usize,
+}
+
+struct Phase {
+    first_id: u64,
+    count: Option<u64>,
+    warmup: bool,
+}
+
+/// Runs the plan; records go to `sink` as they end.
+pub async fn run(plan: &LoadPlan, ctx: DriverContext, sink: Sink) -> Result<LoadResult, crate::ClientError> {
+    let uri = ctx.target.uri(ctx.target.endpoint.path())?;
+    let origin = Instant::now();
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let mut interrupted = false;
+    if plan.warmup > 0 {
+        let phase = Phase { first_id: 0, count: Some(plan.warmup), warmup: true };
+        interrupted = run_phase(plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx).await;
+    }
+    let start_ns = origin.elapsed().as_nanos() as u64;
+    ctx.progress.planned.store(plan.count.unwrap_or(0), Relaxed);
+    let meter = CpuMeter::start();
+    let probe = LagProbe::start();
+    if !interrupted {
+        let phase = Phase { first_id: plan.warmup, count: plan.count, warmup: false };
+        interrupted = run_phase(plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx).await;
+    }
+    let (cpu_s, wall_s) = meter.read();
+    let lags = probe.finish().await;
+    let records = sink.finish().map_err(|e| crate::ClientError::NotOpenAi {
+        url: ctx.target.base_url.clone(),
+        message: format!("failed to write records: {e}"),
+    })?;
+    let end_ns = records.iter().filter(|r| !r.warmup).map(|r| r.end_ns).max().unwrap_or(start_ns).max(start_ns);
+    Ok(LoadResult {
+        records,
+        window: RunWindow { start_ns, end_ns },
+        interrupted,
+        client: ClientStats { cpu_s, wall_s, threads: ctx.threads, loop_lag_ms: llmb_metrics::Distribution::new(lags) },
+    })
+}
+
+/// One phase; returns whether it was interrupted.
+#[allow(clippy::too_many_arguments)]
+async fn run_phase(
+    plan: &LoadPlan,
+    ctx: &DriverContext,
+    sink: &Sink,
+    uri: &Uri,
+    origin: Instant,
+    phase: Phase,
+    cancel_tx: &watch::Sender<bool>,
+    cancel_rx: &watch::Receiver<bool>,
+) -> bool {
+    let start = tokio::time::Instant::now();
+    let deadline = plan.duration.filter(|_| !phase.warmup).map(|d| start + d);
+    let slots = match plan.concurrency {
+        Concurrency::Limit(n) => Some(Arc::new(Semaphore::new(n))),
+        Concurrency::Unbounded => None,
+    };
+    let mut schedule = Schedule::new(plan.arrival, plan.seed.wrapping_add(phase.first_id));
+    let mut interrupt = ctx.interrupt.clone();
+    let mut tasks = JoinSet::new();
+    let mut interrupted = *interrupt.borrow();
+    let mut i = 0u64;
+    let ns = |t: tokio::time::Instant| t.into_std().saturating_duration_since(origin).as_nanos() as u64;
+    while !interrupted && phase.count.is_none_or(|c| i < c) {
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            break;
+        }
+        // When is it due?
+        let due = schedule.next_offset().map(|o| start + o);
+        if let Some(due) = due {
+            if deadline.is_some_and(|d| due >= d) {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {}
+                _ = interrupt.wait_for(|v| *v) => { interrupted = true; break; }
+            }
+        }
+        // Wait for a slot.
+        let permit = match &slots {
+            Some(s) => tokio::select! {
+                p = s.clone().acquire_owned() => Some(p.expect("semaphore never closed")),
+                _ = interrupt.wait_for(|v| *v) => { interrupted = true; break; }
+                _ = sleep_until_opt(deadline) => break,
+            },
+            None => None,
+        };
+        let slot_at = tokio::time::Instant::now();
+        let scheduled_ns = due.map_or_else(|| ns(slot_at), ns);
+        let id = phase.first_id + i;
+        let req = &plan.requests[(id % plan.requests.len() as u64) as usize];
+        let job = Job {
+            id,
+            warmup: phase.warmup,
+            prompt_index: req.prompt_index,
+            input_tokens: req.input_tokens,
+            requested: req.output_tokens,
+            scheduled_ns,
+            slot_ns: ns(slot_at),
+        };
+        let body = req.body.clone();
+        let (client, target, uri, tx, progress) =
+            (ctx.client.clone(), ctx.target.clone(), uri.clone(), sink.sender(), ctx.progress.clone());
+        let mut cancel = cancel_rx.clone();
+        let stream = ctx.stream;
+        tasks.spawn(async move {
+            progress.sent.fetch_add(1, Relaxed);
+            let raw = tokio::select! {
+                r = client::send(&client, &target, &uri, body, stream) => Some(r),
+                _ = cancel.wait_for(|v| *v) => None,
+            };
+            let finished = job.finish(raw, origin);
+            let (ok, chunks) = (finished.record.is_completed(), finished.record.chunks.len() as u64);
+            if !job.warmup {
+                if ok { &progress.completed } else { &progress.failed }.fetch_add(1, Relaxed);
+                progress.chunks.fetch_add(chunks, Relaxed);
+            }
+            let _ = tx.send(finished);
+            drop(permit);
+        });
+        i += 1;
+        // Reap finished tasks without waiting.
+        while tasks.try_join_next().is_some() {}
+    }
+    // Let in-flight requests finish; on Ctrl-C give them the grace period, then cancel.
+    loop {
+        if tasks.is_empty() {
+            break;
+        }
+        if interrupted {
+            let grace = tokio::time::sleep(plan.grace);
+            tokio::pin!(grace);
+            loop {
+                tokio::select! {
+                    r = tasks.join_next() => if r.is_none() { break },
+                    _ = &mut grace => { let _ = cancel_tx.send(true); }
+                }
+            }
+            break;
+        }
+        tokio::select! {
+            _ = tasks.join_next() => {}
+            _ = interrupt.wait_for(|v| *v) => interrupted = true,
+        }
+    }
+    interrupted
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    id: u64,
+    warmup: bool,
+    prompt_index: u64,
+    input_tokens: u64,
+    requested: Option<u64>,
+    scheduled_ns: u64,
+    slot_ns: u64,
+}
+
+impl Job {
+    fn finish(&self, raw: Option<client::RawResponse>, origin: Instant) -> Finished {
+        let ns = |t: Instant| t.saturating_duration_since(origin).as_nanos() as u64;
+        let base = |sent_ns, end_ns| RequestRecord {
+            id: self.id,
+            prompt_index: self.prompt_index,
+            worker: 0,
+            warmup: self.warmup,
+            scheduled_ns: self.scheduled_ns,
+            slot_ns: self.slot_ns,
+            sent_ns,
+            first_token_ns: None,
+            end_ns,
+            input_tokens: self.input_tokens,
+            requested_output_tokens: self.requested,
+            usage: Default::default(),
+            chunks: Vec::new(),
+            outcome: Outcome::Cancelled,
+        };
+        match raw {
+            None => {
+                let now = ns(Instant::now());
+                Finished { record: base(self.slot_ns, now), text: String::new() }
+            }
+            Some(r) => {
+                let mut record = base(ns(r.sent), ns(r.end));
+                record.first_token_ns = r.first_token.map(ns);
+                record.usage = r.usage;
+                record.chunks = r.chunks;
+                record.outcome = r.outcome;
+                Finished { record, text: r.text }
+            }
+        }
+    }
+}
+
+/// Grace period default after Ctrl-C.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);

@@ -1,0 +1,188 @@
+//! Whether the client kept up: process CPU time, timer lateness of the async runtime, and
+//! send lag behind the schedule. Measurement here; the judgement is a pure function.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use llmb_metrics::percentile::Method;
+use llmb_metrics::Distribution;
+use tokio::sync::watch;
+
+/// CPU time (user + system) used by this process so far.
+pub fn process_cpu_time() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct we pass and reads nothing else.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Samples how late a 10 ms timer fires on the runtime: a busy or starved runtime wakes
+/// tasks late, and then chunk timestamps are late too.
+#[derive(Debug)]
+pub struct LagProbe {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Vec<f64>>,
+}
+
+impl LagProbe {
+    /// Starts sampling.
+    pub fn start() -> LagProbe {
+        let (stop, mut rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut lags = Vec::new();
+            let period = Duration::from_millis(10);
+            let mut next = tokio::time::Instant::now() + period;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next) => {}
+                    _ = rx.changed() => return lags,
+                }
+                let now = tokio::time::Instant::now();
+                lags.push(now.saturating_duration_since(next).as_secs_f64() * 1000.0);
+                next = now + period;
+            }
+        });
+        LagProbe { stop, task }
+    }
+
+    /// Stops and returns the lateness samples (ms).
+    pub async fn finish(self) -> Vec<f64> {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// What was measured about the client during the measured phase.
+#[derive(Debug, Clone, Default)]
+pub struct ClientStats {
+    /// CPU seconds used by the client process.
+    pub cpu_s: f64,
+    /// Wall seconds of the phase.
+    pub wall_s: f64,
+    /// Worker threads of the runtime.
+    pub threads: usize,
+    /// Timer lateness samples (ms).
+    pub loop_lag_ms: Distribution,
+}
+
+impl ClientStats {
+    /// CPU use as a share of the runtime's threads (1.0 = all busy).
+    pub fn busy(&self) -> f64 {
+        if self.wall_s <= 0.0 || self.threads == 0 {
+            0.0
+        } else {
+            self.cpu_s / (self.wall_s * self.threads as f64)
+        }
+    }
+}
+
+/// Why the client's results cannot be trusted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClientBound {
+    /// The client used nearly all the CPU it had.
+    CpuSaturated {
+        /// CPU use as a share of its threads.
+        busy: f64,
+    },
+    /// The async runtime woke tasks late.
+    EventLoopLag {
+        /// p99 of timer lateness (ms).
+        p99_ms: f64,
+    },
+    /// Requests left later than their schedule said.
+    FellBehind {
+        /// p99 of send lag (ms).
+        p99_ms: f64,
+    },
+}
+
+impl std::fmt::Display for ClientBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientBound::CpuSaturated { busy } => write!(f, "client CPU {:.0}% busy", busy * 100.0),
+            ClientBound::EventLoopLag { p99_ms } => write!(f, "client timers fired {p99_ms:.1} ms late (p99)"),
+            ClientBound::FellBehind { p99_ms } => write!(f, "requests left {p99_ms:.1} ms behind schedule (p99)"),
+        }
+    }
+}
+
+/// Limits beyond which the client is judged to be the bottleneck (docs/METRICS.md).
+pub const CPU_BUSY_LIMIT: f64 = 0.90;
+/// p99 timer lateness limit (ms).
+pub const LOOP_LAG_P99_LIMIT_MS: f64 = 10.0;
+/// p99 send lag limit (ms).
+pub const SEND_LAG_P99_LIMIT_MS: f64 = 10.0;
+
+/// The verdict: empty when the client kept up.
+pub fn judge(stats: &ClientStats, send_lag_ms: &Distribution) -> Vec<ClientBound> {
+    let mut out = Vec::new();
+    let busy = stats.busy();
+    if busy >= CPU_BUSY_LIMIT && stats.wall_s >= 1.0 {
+        out.push(ClientBound::CpuSaturated { busy });
+    }
+    let lag = stats.loop_lag_ms.percentile(99.0, Method::Linear);
+    if stats.loop_lag_ms.len() >= 20 && lag > LOOP_LAG_P99_LIMIT_MS {
+        out.push(ClientBound::EventLoopLag { p99_ms: lag });
+    }
+    let send = send_lag_ms.percentile(99.0, Method::Linear);
+    if send > SEND_LAG_P99_LIMIT_MS {
+        out.push(ClientBound::FellBehind { p99_ms: send });
+    }
+    out
+}
+
+/// Measures CPU and wall time over a phase.
+#[derive(Debug)]
+pub struct CpuMeter {
+    cpu: Duration,
+    wall: Instant,
+}
+
+impl CpuMeter {
+    /// Starts measuring.
+    pub fn start() -> CpuMeter {
+        CpuMeter { cpu: process_cpu_time(), wall: Instant::now() }
+    }
+
+    /// (CPU seconds, wall seconds) since start.
+    pub fn read(&self) -> (f64, f64) {
+        ((process_cpu_time().saturating_sub(self.cpu)).as_secs_f64(), self.wall.elapsed().as_secs_f64())
+    }
+}
+
+/// Shared so the driver can hand it out.
+pub type SharedStats = Arc<ClientStats>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_rules() {
+        let ok = ClientStats { cpu_s: 1.0, wall_s: 10.0, threads: 2, loop_lag_ms: Distribution::new(vec![0.5; 100]) };
+        assert!(judge(&ok, &Distribution::new(vec![0.1; 10])).is_empty());
+        let busy = ClientStats { cpu_s: 19.0, ..ok.clone() };
+        assert_eq!(judge(&busy, &Distribution::default()), vec![ClientBound::CpuSaturated { busy: 0.95 }]);
+        let laggy = ClientStats { loop_lag_ms: Distribution::new(vec![50.0; 100]), ..ok.clone() };
+        assert!(matches!(judge(&laggy, &Distribution::default())[0], ClientBound::EventLoopLag { .. }));
+        let behind = judge(&ok, &Distribution::new(vec![20.0; 10]));
+        assert!(matches!(behind[0], ClientBound::FellBehind { .. }));
+        assert!(behind[0].to_string().contains("behind schedule"));
+    }
+
+    #[test]
+    fn cpu_time_moves() {
+        let m = CpuMeter::start();
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        assert!(x > 0);
+        assert!(m.read().0 > 0.0);
+    }
+}

@@ -1,0 +1,49 @@
+//! The response body type: a whole buffer, or a stream of chunks fed by a channel whose
+//! error ends the connection abruptly (how a reset mid-stream is simulated).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::mpsc;
+
+/// A response body.
+#[derive(Debug)]
+pub enum SimBody {
+    /// All at once.
+    Full(Option<Bytes>),
+    /// Chunk by chunk.
+    Stream(mpsc::Receiver<Result<Bytes, std::io::Error>>),
+}
+
+impl SimBody {
+    /// A whole body.
+    pub fn full(b: impl Into<Bytes>) -> SimBody {
+        SimBody::Full(Some(b.into()))
+    }
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            SimBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            SimBody::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, SimBody::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            SimBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            SimBody::Full(None) => SizeHint::with_exact(0),
+            SimBody::Stream(_) => SizeHint::default(),
+        }
+    }
+}

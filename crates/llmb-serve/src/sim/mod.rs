@@ -1,0 +1,157 @@
+//! The embedded simulated engine: a real OpenAI-compatible HTTP server (hyper, HTTP/1.1,
+//! keep-alive) whose tokens come from a continuous-batching scheduler or from fixed
+//! timings, with seeded fault injection. `spawn` binds (port 0 in tests) and returns a
+//! handle that stops it.
+
+pub mod body;
+pub mod cost_model;
+pub mod faults;
+pub mod generate;
+pub mod metrics;
+pub mod routes;
+pub mod scheduler;
+pub mod stream;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use llmb_tokenizer::Tokenizer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use cost_model::StepCost;
+pub use faults::{FaultKind, FaultPlan};
+pub use scheduler::SchedulerConfig;
+
+/// How the engine times its tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Timing {
+    /// Continuous batching with a step-time model.
+    Batched(SchedulerConfig),
+    /// Every request on its own clock: first token `ttft` after arrival, then one token
+    /// every `itl` (so tests know the truth exactly).
+    Fixed {
+        /// Time from request arrival to the first token.
+        ttft: Duration,
+        /// Time between tokens.
+        itl: Duration,
+    },
+}
+
+/// Everything the simulated engine needs to know.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The served model name.
+    pub model: String,
+    /// Seed of natural output lengths, output words and faults.
+    pub seed: u64,
+    /// Token timing.
+    pub timing: Timing,
+    /// Injected faults.
+    pub faults: FaultPlan,
+    /// Tokens per streamed chunk when the request does not say (`stream_interval`).
+    pub stream_interval: u32,
+    /// Natural output lengths (without `ignore_eos`) are uniform in this range.
+    pub natural_output: (u64, u64),
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            model: "llmb-sim".to_owned(),
+            seed: 0,
+            timing: Timing::Batched(SchedulerConfig::default()),
+            faults: FaultPlan::none(),
+            stream_interval: 1,
+            natural_output: (16, 256),
+        }
+    }
+}
+
+/// Shared state of a running engine.
+pub struct App {
+    cfg: SimConfig,
+    tokenizer: Tokenizer,
+    scheduler: Option<scheduler::SchedulerHandle>,
+    metrics: Arc<metrics::SimMetrics>,
+    started: std::time::SystemTime,
+    served: AtomicU64,
+}
+
+/// A running engine.
+#[derive(Debug)]
+pub struct SimHandle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, closes connections and waits for the accept loop to end.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `addr` and serves until stopped. Must run inside a tokio runtime.
+pub async fn spawn(cfg: SimConfig, tokenizer: Tokenizer, addr: SocketAddr) -> std::io::Result<SimHandle> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let kv = match &cfg.timing {
+        Timing::Batched(s) => s.kv_cache_tokens,
+        Timing::Fixed { .. } => SchedulerConfig::default().kv_cache_tokens,
+    };
+    let metrics = Arc::new(metrics::SimMetrics::new(kv));
+    let scheduler = match &cfg.timing {
+        Timing::Batched(s) => Some(scheduler::SchedulerHandle::spawn(*s, metrics.clone())),
+        Timing::Fixed { .. } => None,
+    };
+    let app = Arc::new(App {
+        cfg,
+        tokenizer,
+        scheduler,
+        metrics,
+        started: std::time::SystemTime::now(),
+        served: AtomicU64::new(0),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, app, stop_rx));
+    Ok(SimHandle { addr, stop, task })
+}
+
+async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let conn = tokio::select! {
+            c = listener.accept() => c,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = conn else {
+            // Out of file descriptors or similar: back off briefly instead of spinning.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| routes::handle(app.clone(), req));
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
