@@ -1,1 +1,39 @@
-fn main() {}
+//! The `llmb` binary: parse the command line, run it on a tokio runtime, print errors as
+//! one line and map them to exit codes. The only place that exits.
+
+mod cli;
+mod commands;
+mod live;
+mod usecase;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: cannot start the async runtime: {e}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(commands::dispatch(cli));
+    // Do not wait for lingering tasks (open sockets of a dead server, for example).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        Ok(code) => ExitCode::from(code.0),
+        Err(e) => {
+            let code = if e.downcast_ref::<commands::BadInput>().is_some() { 2 } else { 1 };
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! `llmb bench`: load-generator arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Route to benchmark.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EndpointArg {
+    /// /v1/chat/completions
+    Chat,
+    /// /v1/completions
+    Completions,
+}
+
+/// Server family (decides which output-length fields are sent).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ServerArg {
+    /// vLLM-style fields: max_tokens, min_tokens, ignore_eos.
+    Generic,
+    /// OpenAI itself: max_tokens only.
+    Openai,
+    /// vLLM.
+    Vllm,
+    /// SGLang.
+    Sglang,
+    /// TensorRT-LLM trtllm-serve.
+    Trtllm,
+    /// llama.cpp llama-server.
+    Llamacpp,
+    /// NVIDIA NIM (adds nvext.ignore_eos).
+    Nim,
+    /// NVIDIA Dynamo (adds nvext.ignore_eos).
+    Dynamo,
+}
+
+/// Report printed on stdout.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FormatArg {
+    /// trtllm-bench's PERFORMANCE OVERVIEW.
+    Trtllm,
+    /// benchmark_serving's Serving Benchmark Result.
+    Serving,
+    /// GenAI-Perf's CSV table.
+    GenaiPerf,
+    /// All of them.
+    All,
+}
+
+/// `llmb bench` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  llmb bench                                      the embedded engine, chat 128/128, concurrency 32
+  llmb bench --url http://127.0.0.1:8000 --isl 1024 --osl 1024 --concurrency 1,2,4,8 --multi-round 5
+  llmb bench --url http://host:8000 --request-rate 20 --burstiness 0.5 --duration 60s
+  llmb bench --url http://host:8000 --use-case chat:128/128 --use-case summarization:4096/512
+  llmb bench --url http://host:8000 --slo ttft_ms=500,tpot_ms=50 --fail-if 'p99(ttft_ms)>500,error_rate>0.01'
+
+Exit codes: 0 ok, 1 run error, 2 bad input, 3 --fail-if or more than half failed, 4 client-bound (results invalid), 130 interrupted.")]
+pub struct BenchArgs {
+    /// Base URL of an OpenAI-compatible server; without it the embedded engine is started.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Route.
+    #[arg(long, value_enum, default_value_t = EndpointArg::Chat)]
+    pub endpoint: EndpointArg,
+    /// Model name (default: the first of GET /v1/models).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Environment variable holding the API key (sent as a bearer token, never saved).
+    #[arg(long, default_value = "OPENAI_API_KEY")]
+    pub api_key_env: String,
+    /// Extra header `K:V` (repeatable; values are not saved).
+    #[arg(long = "header", value_name = "K:V")]
+    pub headers: Vec<String>,
+    /// JSON object merged into every request body.
+    #[arg(long, value_name = "JSON")]
+    pub extra_body: Option<String>,
+    /// Server family, for which output-length fields to send.
+    #[arg(long, value_enum, default_value_t = ServerArg::Generic)]
+    pub server: ServerArg,
+    /// Tokenizer: a tokenizer.json or a model folder holding one (default: built-in cl100k_base).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Input length in tokens.
+    #[arg(long, default_value_t = 128, allow_negative_numbers = true)]
+    pub isl: i64,
+    /// Output length in tokens.
+    #[arg(long, default_value_t = 128, allow_negative_numbers = true)]
+    pub osl: i64,
+    /// Standard deviation of input lengths (normal, as trtllm-bench's token-norm-dist).
+    #[arg(long, default_value_t = 0.0)]
+    pub isl_stddev: f64,
+    /// Standard deviation of output lengths.
+    #[arg(long, default_value_t = 0.0)]
+    pub osl_stddev: f64,
+    /// Workload `name:ISL/OSL` (repeatable, or space-separated as the seeds write USE_CASES).
+    #[arg(long = "use-case", value_name = "NAME:ISL/OSL")]
+    pub use_cases: Vec<String>,
+    /// JSONL dataset: trtllm-bench's {"task_id","input_ids"|"prompt","output_tokens"} or {"prompt": ...}.
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    /// Measured requests per load point (default: 10 × concurrency, 256 without a limit).
+    #[arg(long)]
+    pub num_requests: Option<u64>,
+    /// Requests sent first and left out of the metrics.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// Requests = concurrency × K (the seeds' multi_round).
+    #[arg(long)]
+    pub multi_round: Option<u64>,
+    /// Stop issuing after this long (e.g. 30s, 2m).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Seed: same seed, byte-identical prompts and schedule.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Completions: send prompts as token ids.
+    #[arg(long)]
+    pub prompt_token_ids: bool,
+    /// Do not force output lengths (no ignore_eos / min_tokens).
+    #[arg(long)]
+    pub no_ignore_eos: bool,
+    /// Do not stream (TTFT and per-token metrics become unavailable).
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Concurrency: N (closed loop), -1 (no client limit), or a comma list to sweep.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, default_value = "32")]
+    pub concurrency: Vec<i64>,
+    /// Requests per second (default: as fast as the concurrency allows).
+    #[arg(long)]
+    pub request_rate: Option<f64>,
+    /// Gamma shape of inter-arrival gaps with --request-rate (1 = Poisson).
+    #[arg(long, default_value_t = 1.0)]
+    pub burstiness: f64,
+    /// Give up on one request after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "600s")]
+    pub timeout: std::time::Duration,
+    /// After Ctrl-C, let in-flight requests finish for this long.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub grace: std::time::Duration,
+    /// Result folder (default: results/<timestamp>-<label>).
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Label in the default result folder name.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// GPUs behind the server, for per-GPU figures.
+    #[arg(long, default_value_t = 1)]
+    pub gpus: u64,
+    /// Service-level objectives for goodput, e.g. ttft_ms=500,tpot_ms=50,e2e_ms=2000.
+    #[arg(long)]
+    pub slo: Option<String>,
+    /// Exit 3 when a condition holds, e.g. 'p99(ttft_ms)>500,error_rate>0.01'.
+    #[arg(long)]
+    pub fail_if: Option<String>,
+    /// Report printed on stdout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Trtllm)]
+    pub format: FormatArg,
+    /// No progress bar, no report on stdout (files are still written).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `30s`, `2m`, `1h`, `500ms`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(v) = s.strip_suffix("ms") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('m') {
+        (v, 60.0)
+    } else if let Some(v) = s.strip_suffix('h') {
+        (v, 3600.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a duration; write e.g. 30s, 2m, 500ms"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("`{s}`: the duration must be positive"));
+    }
+    Ok(std::time::Duration::from_secs_f64(v * mult))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap().as_secs(), 30);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("1.5").unwrap().as_millis(), 1500);
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("soon").unwrap_err().contains("30s"));
+    }
+}

@@ -1,0 +1,47 @@
+//! One async function per subcommand; `dispatch` picks it. Exit codes are defined here.
+
+mod bench;
+mod embedded;
+mod serve;
+
+use crate::cli::{Cli, Command};
+
+/// A process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus(pub u8);
+
+impl ExitStatus {
+    /// Success.
+    pub const OK: ExitStatus = ExitStatus(0);
+    /// `--fail-if` held, or more than half of the requests failed.
+    pub const THRESHOLD: ExitStatus = ExitStatus(3);
+    /// The client could not keep up: results invalid.
+    pub const CLIENT_BOUND: ExitStatus = ExitStatus(4);
+    /// Interrupted by Ctrl-C.
+    pub const INTERRUPTED: ExitStatus = ExitStatus(130);
+}
+
+/// Bad input from the user: printed as one line, exit code 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Shorthand for a [`BadInput`] error.
+pub fn bad(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(BadInput(msg.into()))
+}
+
+/// Runs the chosen subcommand.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Bench(args) => bench::run(*args).await,
+        Command::Serve(args) => serve::run(args).await,
+    }
+}

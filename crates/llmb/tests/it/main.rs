@@ -1,0 +1,5 @@
+//! End-to-end tests of the `llmb` binary: a real simulated engine on a free port, real
+//! HTTP/SSE, real result files.
+
+mod bench;
+mod support;

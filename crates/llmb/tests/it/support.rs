@@ -1,0 +1,52 @@
+//! Helpers: run the binary, start `llmb serve sim` on port 0 and read its address.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+pub fn llmb() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_llmb"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    llmb().args(args).stdin(Stdio::null()).output().expect("run llmb")
+}
+
+/// A simulated engine child, killed on drop.
+pub struct Sim {
+    child: Child,
+    pub url: String,
+}
+
+impl Sim {
+    pub fn start(extra: &[&str]) -> Sim {
+        let mut child = llmb()
+            .args(["serve", "sim", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start sim");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("address line").to_owned();
+        Sim { child, url }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("llmb-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+pub fn read_json(p: PathBuf) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
