@@ -59,7 +59,9 @@ impl Target {
     /// Full URI of a path below the base.
     pub fn uri(&self, path: &str) -> Result<Uri, ClientError> {
         let s = format!("{}{}", self.base(), path);
-        let uri: Uri = s.parse().map_err(|e: http::uri::InvalidUri| ClientError::BadUrl(self.base_url.clone(), e.to_string()))?;
+        let uri: Uri = s.parse().map_err(|e: http::uri::InvalidUri| {
+            ClientError::BadUrl(self.base_url.clone(), e.to_string())
+        })?;
         match uri.scheme_str() {
             Some("http") => Ok(uri),
             Some("https") => Err(ClientError::BadUrl(
@@ -91,29 +93,52 @@ impl HttpClient {
     }
 
     /// `GET` a small JSON document (for preflight checks).
-    pub async fn get_json(&self, target: &Target, path: &str) -> Result<serde_json::Value, ClientError> {
+    pub async fn get_json(
+        &self,
+        target: &Target,
+        path: &str,
+    ) -> Result<serde_json::Value, ClientError> {
         let uri = target.uri(path)?;
         let url = uri.to_string();
         let mut req = Request::get(uri);
         for (k, v) in &target.headers {
             req = req.header(k, v);
         }
-        let req = req.body(Full::new(Bytes::new())).map_err(|e| ClientError::BadUrl(url.clone(), e.to_string()))?;
+        let req = req
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| ClientError::BadUrl(url.clone(), e.to_string()))?;
         let resp = tokio::time::timeout(Duration::from_secs(10), self.inner.request(req))
             .await
-            .map_err(|_| ClientError::Unreachable { url: url.clone(), message: "no answer within 10 s".into() })?
-            .map_err(|e| ClientError::Unreachable { url: url.clone(), message: error_chain(&e) })?;
+            .map_err(|_| ClientError::Unreachable {
+                url: url.clone(),
+                message: "no answer within 10 s".into(),
+            })?
+            .map_err(|e| ClientError::Unreachable {
+                url: url.clone(),
+                message: error_chain(&e),
+            })?;
         let status = resp.status();
         let body = tokio::time::timeout(Duration::from_secs(10), resp.into_body().collect())
             .await
-            .map_err(|_| ClientError::Unreachable { url: url.clone(), message: "body not received within 10 s".into() })?
-            .map_err(|e| ClientError::Unreachable { url: url.clone(), message: e.to_string() })?
+            .map_err(|_| ClientError::Unreachable {
+                url: url.clone(),
+                message: "body not received within 10 s".into(),
+            })?
+            .map_err(|e| ClientError::Unreachable {
+                url: url.clone(),
+                message: e.to_string(),
+            })?
             .to_bytes();
         if !status.is_success() {
-            return Err(ClientError::NotOpenAi { url, message: format!("GET {path} answered HTTP {status}") });
+            return Err(ClientError::NotOpenAi {
+                url,
+                message: format!("GET {path} answered HTTP {status}"),
+            });
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| ClientError::NotOpenAi { url, message: format!("GET {path} did not return JSON ({e})") })
+        serde_json::from_slice(&body).map_err(|e| ClientError::NotOpenAi {
+            url,
+            message: format!("GET {path} did not return JSON ({e})"),
+        })
     }
 }
 
@@ -156,7 +181,10 @@ impl StreamState {
         match ChunkView::parse(data) {
             Ok(view) => {
                 if let Some(u) = view.usage {
-                    self.usage = ServerUsage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens };
+                    self.usage = ServerUsage {
+                        prompt_tokens: u.prompt_tokens,
+                        completion_tokens: u.completion_tokens,
+                    };
                 }
                 if let Some(c) = view.choices.0.as_ref() {
                     let mut bytes = 0;
@@ -167,7 +195,11 @@ impl StreamState {
                     if bytes > 0 {
                         self.first.get_or_insert(at);
                         let offset_ns = at.saturating_duration_since(self.sent).as_nanos() as u64;
-                        self.chunks.push(Chunk { offset_ns, tokens: 0, text_bytes: bytes as u32 });
+                        self.chunks.push(Chunk {
+                            offset_ns,
+                            tokens: 0,
+                            text_bytes: bytes as u32,
+                        });
                     }
                     if c.finish_reason.is_some() {
                         self.finished = true;
@@ -184,7 +216,13 @@ impl StreamState {
 }
 
 /// Sends one request and reads it to the end.
-pub async fn send(client: &HttpClient, target: &Target, uri: &Uri, body: Bytes, stream: bool) -> RawResponse {
+pub async fn send(
+    client: &HttpClient,
+    target: &Target,
+    uri: &Uri,
+    body: Bytes,
+    stream: bool,
+) -> RawResponse {
     let mut req = Request::post(uri.clone()).header(http::header::CONTENT_TYPE, "application/json");
     if stream {
         req = req.header(http::header::ACCEPT, "text/event-stream");
@@ -216,7 +254,14 @@ pub async fn send(client: &HttpClient, target: &Target, uri: &Uri, body: Bytes, 
     };
     let resp = match tokio::time::timeout_at(deadline, client.inner.request(req)).await {
         Err(_) => return finish(st, Outcome::Timeout),
-        Ok(Err(e)) => return finish(st, Outcome::ConnectionError { message: error_chain(&e) }),
+        Ok(Err(e)) => {
+            return finish(
+                st,
+                Outcome::ConnectionError {
+                    message: error_chain(&e),
+                },
+            )
+        }
         Ok(Ok(r)) => r,
     };
     let status = resp.status();
@@ -235,7 +280,13 @@ pub async fn send(client: &HttpClient, target: &Target, uri: &Uri, body: Bytes, 
         }
         snippet.truncate(512);
         let body = String::from_utf8_lossy(&snippet).into_owned();
-        return finish(st, Outcome::HttpStatus { status: status.as_u16(), body });
+        return finish(
+            st,
+            Outcome::HttpStatus {
+                status: status.as_u16(),
+                body,
+            },
+        );
     }
     let mut sse = SseDecoder::new();
     let mut whole = Vec::new();
@@ -250,7 +301,9 @@ pub async fn send(client: &HttpClient, target: &Target, uri: &Uri, body: Bytes, 
             Ok(Some(Ok(f))) => f,
         };
         let at = Instant::now();
-        let Some(data) = frame.data_ref() else { continue };
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
         if !stream {
             whole.extend_from_slice(data);
             continue;
@@ -275,7 +328,12 @@ pub async fn send(client: &HttpClient, target: &Target, uri: &Uri, body: Bytes, 
     if st.finished {
         finish(st, Outcome::Completed)
     } else {
-        finish(st, Outcome::StreamError { message: "stream ended before [DONE]".into() })
+        finish(
+            st,
+            Outcome::StreamError {
+                message: "stream ended before [DONE]".into(),
+            },
+        )
     }
 }
 

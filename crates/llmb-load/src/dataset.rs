@@ -138,16 +138,27 @@ pub fn synthetic(
 }
 
 /// Reads a JSONL dataset: trtllm-bench's format or plain prompts.
-pub fn from_file(path: &Path, tok: &Tokenizer, default_osl: Option<u64>) -> Result<Vec<PromptEntry>, DatasetError> {
+pub fn from_file(
+    path: &Path,
+    tok: &Tokenizer,
+    default_osl: Option<u64>,
+) -> Result<Vec<PromptEntry>, DatasetError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Read { path: name.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Read {
+        path: name.clone(),
+        source,
+    })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let bad = |message: String| DatasetError::Line { path: name.clone(), line: i + 1, message };
+        let bad = |message: String| DatasetError::Line {
+            path: name.clone(),
+            line: i + 1,
+            message,
+        };
         let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON ({e})")))?;
         let (text, ids, osl) = match &v {
             Value::String(s) => (Some(s.clone()), None, None),
@@ -162,11 +173,17 @@ pub fn from_file(path: &Path, tok: &Tokenizer, default_osl: Option<u64>) -> Resu
                     Some(_) => return Err(bad("input_ids must be a list".into())),
                     None => None,
                 };
-                let text = ["prompt", "text", "input"].iter().find_map(|k| m.get(*k).and_then(Value::as_str)).map(str::to_owned);
+                let text = ["prompt", "text", "input"]
+                    .iter()
+                    .find_map(|k| m.get(*k).and_then(Value::as_str))
+                    .map(str::to_owned);
                 if ids.is_none() && text.is_none() {
                     return Err(bad("no \"input_ids\" or \"prompt\"".into()));
                 }
-                let osl = m.get("output_tokens").or_else(|| m.get("max_tokens")).and_then(Value::as_u64);
+                let osl = m
+                    .get("output_tokens")
+                    .or_else(|| m.get("max_tokens"))
+                    .and_then(Value::as_u64);
                 (text, ids, osl)
             }
             _ => return Err(bad("each line must be an object or a string".into())),
@@ -176,7 +193,12 @@ pub fn from_file(path: &Path, tok: &Tokenizer, default_osl: Option<u64>) -> Resu
             (None, Some(t)) => tok.count(t) as u64,
             (None, None) => 0,
         };
-        out.push(PromptEntry { text, ids, tokens, output_tokens: osl.or(default_osl) });
+        out.push(PromptEntry {
+            text,
+            ids,
+            tokens,
+            output_tokens: osl.or(default_osl),
+        });
     }
     if out.is_empty() {
         return Err(DatasetError::Empty(name));
@@ -185,7 +207,11 @@ pub fn from_file(path: &Path, tok: &Tokenizer, default_osl: Option<u64>) -> Resu
 }
 
 /// Turns prompts into request bodies.
-pub fn prepare(entries: &[PromptEntry], shape: &RequestShape, tok: &Tokenizer) -> Vec<PreparedRequest> {
+pub fn prepare(
+    entries: &[PromptEntry],
+    shape: &RequestShape,
+    tok: &Tokenizer,
+) -> Vec<PreparedRequest> {
     entries
         .iter()
         .enumerate()
@@ -204,14 +230,25 @@ pub fn prepare(entries: &[PromptEntry], shape: &RequestShape, tok: &Tokenizer) -
 fn body(e: &PromptEntry, shape: &RequestShape, tok: &Tokenizer) -> Value {
     let mut b = Map::new();
     b.insert("model".into(), json!(shape.model));
-    let text = || e.text.clone().unwrap_or_else(|| tok.decode(e.ids.as_deref().unwrap_or_default()));
+    let text = || {
+        e.text
+            .clone()
+            .unwrap_or_else(|| tok.decode(e.ids.as_deref().unwrap_or_default()))
+    };
     match shape.endpoint {
         Endpoint::Chat => {
-            b.insert("messages".into(), json!([{"role": "user", "content": text()}]));
+            b.insert(
+                "messages".into(),
+                json!([{"role": "user", "content": text()}]),
+            );
         }
         Endpoint::Completions => {
             let ids = if shape.prompt_token_ids {
-                Some(e.ids.clone().unwrap_or_else(|| tok.encode(e.text.as_deref().unwrap_or_default())))
+                Some(
+                    e.ids
+                        .clone()
+                        .unwrap_or_else(|| tok.encode(e.text.as_deref().unwrap_or_default())),
+                )
             } else {
                 e.ids.clone().filter(|_| e.text.is_none())
             };

@@ -55,22 +55,40 @@ struct Phase {
 }
 
 /// Runs the plan; records go to `sink` as they end.
-pub async fn run(plan: &LoadPlan, ctx: DriverContext, sink: Sink) -> Result<LoadResult, crate::ClientError> {
+pub async fn run(
+    plan: &LoadPlan,
+    ctx: DriverContext,
+    sink: Sink,
+) -> Result<LoadResult, crate::ClientError> {
     let uri = ctx.target.uri(ctx.target.endpoint.path())?;
     let origin = Instant::now();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let mut interrupted = false;
     if plan.warmup > 0 {
-        let phase = Phase { first_id: 0, count: Some(plan.warmup), warmup: true };
-        interrupted = run_phase(plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx).await;
+        let phase = Phase {
+            first_id: 0,
+            count: Some(plan.warmup),
+            warmup: true,
+        };
+        interrupted = run_phase(
+            plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx,
+        )
+        .await;
     }
     let start_ns = origin.elapsed().as_nanos() as u64;
     ctx.progress.planned.store(plan.count.unwrap_or(0), Relaxed);
     let meter = CpuMeter::start();
     let probe = LagProbe::start();
     if !interrupted {
-        let phase = Phase { first_id: plan.warmup, count: plan.count, warmup: false };
-        interrupted = run_phase(plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx).await;
+        let phase = Phase {
+            first_id: plan.warmup,
+            count: plan.count,
+            warmup: false,
+        };
+        interrupted = run_phase(
+            plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx,
+        )
+        .await;
     }
     let (cpu_s, wall_s) = meter.read();
     let lags = probe.finish().await;
@@ -78,12 +96,23 @@ pub async fn run(plan: &LoadPlan, ctx: DriverContext, sink: Sink) -> Result<Load
         url: ctx.target.base_url.clone(),
         message: format!("failed to write records: {e}"),
     })?;
-    let end_ns = records.iter().filter(|r| !r.warmup).map(|r| r.end_ns).max().unwrap_or(start_ns).max(start_ns);
+    let end_ns = records
+        .iter()
+        .filter(|r| !r.warmup)
+        .map(|r| r.end_ns)
+        .max()
+        .unwrap_or(start_ns)
+        .max(start_ns);
     Ok(LoadResult {
         records,
         window: RunWindow { start_ns, end_ns },
         interrupted,
-        client: ClientStats { cpu_s, wall_s, threads: ctx.threads, loop_lag_ms: llmb_metrics::Distribution::new(lags) },
+        client: ClientStats {
+            cpu_s,
+            wall_s,
+            threads: ctx.threads,
+            loop_lag_ms: llmb_metrics::Distribution::new(lags),
+        },
     })
 }
 
@@ -110,7 +139,8 @@ async fn run_phase(
     let mut tasks = JoinSet::new();
     let mut interrupted = *interrupt.borrow();
     let mut i = 0u64;
-    let ns = |t: tokio::time::Instant| t.into_std().saturating_duration_since(origin).as_nanos() as u64;
+    let ns =
+        |t: tokio::time::Instant| t.into_std().saturating_duration_since(origin).as_nanos() as u64;
     while !interrupted && phase.count.is_none_or(|c| i < c) {
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             break;
@@ -149,8 +179,13 @@ async fn run_phase(
             slot_ns: ns(slot_at),
         };
         let body = req.body.clone();
-        let (client, target, uri, tx, progress) =
-            (ctx.client.clone(), ctx.target.clone(), uri.clone(), sink.sender(), ctx.progress.clone());
+        let (client, target, uri, tx, progress) = (
+            ctx.client.clone(),
+            ctx.target.clone(),
+            uri.clone(),
+            sink.sender(),
+            ctx.progress.clone(),
+        );
         let mut cancel = cancel_rx.clone();
         let stream = ctx.stream;
         tasks.spawn(async move {
@@ -160,9 +195,17 @@ async fn run_phase(
                 _ = cancel.wait_for(|v| *v) => None,
             };
             let finished = job.finish(raw, origin);
-            let (ok, chunks) = (finished.record.is_completed(), finished.record.chunks.len() as u64);
+            let (ok, chunks) = (
+                finished.record.is_completed(),
+                finished.record.chunks.len() as u64,
+            );
             if !job.warmup {
-                if ok { &progress.completed } else { &progress.failed }.fetch_add(1, Relaxed);
+                if ok {
+                    &progress.completed
+                } else {
+                    &progress.failed
+                }
+                .fetch_add(1, Relaxed);
                 progress.chunks.fetch_add(chunks, Relaxed);
             }
             let _ = tx.send(finished);
@@ -236,7 +279,10 @@ impl Job {
         match raw {
             None => {
                 let now = ns(Instant::now());
-                Finished { record: base(self.slot_ns, now), text: String::new() }
+                Finished {
+                    record: base(self.slot_ns, now),
+                    text: String::new(),
+                }
             }
             Some(r) => {
                 let mut record = base(ns(r.sent), ns(r.end));
@@ -244,7 +290,10 @@ impl Job {
                 record.usage = r.usage;
                 record.chunks = r.chunks;
                 record.outcome = r.outcome;
-                Finished { record, text: r.text }
+                Finished {
+                    record,
+                    text: r.text,
+                }
             }
         }
     }

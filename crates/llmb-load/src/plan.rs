@@ -21,7 +21,9 @@ impl Concurrency {
         match v {
             -1 => Ok(Concurrency::Unbounded),
             n if n >= 1 => Ok(Concurrency::Limit(n as usize)),
-            n => Err(format!("concurrency {n} is invalid: use a positive number, or -1 for no client-side limit")),
+            n => Err(format!(
+                "concurrency {n} is invalid: use a positive number, or -1 for no client-side limit"
+            )),
         }
     }
 

@@ -32,7 +32,11 @@ pub struct Schedule {
 impl Schedule {
     /// A schedule for `arrival`, seeded.
     pub fn new(arrival: Arrival, seed: u64) -> Schedule {
-        Schedule { arrival, rng: Rng::new(seed ^ 0x5C4E_D01E), at: 0.0 }
+        Schedule {
+            arrival,
+            rng: Rng::new(seed ^ 0x5C4E_D01E),
+            at: 0.0,
+        }
     }
 
     /// The next intended offset, or `None` when requests are not timed (immediate).
@@ -40,7 +44,10 @@ impl Schedule {
     pub fn next_offset(&mut self) -> Option<Duration> {
         match self.arrival {
             Arrival::Immediate => None,
-            Arrival::Rate { per_second, burstiness } => {
+            Arrival::Rate {
+                per_second,
+                burstiness,
+            } => {
                 let due = self.at;
                 let theta = 1.0 / (per_second * burstiness);
                 self.at += self.rng.gamma(burstiness) * theta;
@@ -62,8 +69,16 @@ mod tests {
 
     #[test]
     fn poisson_rate_has_the_right_mean_and_spread() {
-        let mut s = Schedule::new(Arrival::Rate { per_second: 100.0, burstiness: 1.0 }, 9);
-        let times: Vec<f64> = (0..20_001).map(|_| s.next_offset().unwrap().as_secs_f64()).collect();
+        let mut s = Schedule::new(
+            Arrival::Rate {
+                per_second: 100.0,
+                burstiness: 1.0,
+            },
+            9,
+        );
+        let times: Vec<f64> = (0..20_001)
+            .map(|_| s.next_offset().unwrap().as_secs_f64())
+            .collect();
         assert_eq!(times[0], 0.0);
         let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
         let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
@@ -75,8 +90,16 @@ mod tests {
 
     #[test]
     fn high_burstiness_is_even() {
-        let mut s = Schedule::new(Arrival::Rate { per_second: 10.0, burstiness: 1000.0 }, 2);
-        let times: Vec<f64> = (0..100).map(|_| s.next_offset().unwrap().as_secs_f64()).collect();
+        let mut s = Schedule::new(
+            Arrival::Rate {
+                per_second: 10.0,
+                burstiness: 1000.0,
+            },
+            2,
+        );
+        let times: Vec<f64> = (0..100)
+            .map(|_| s.next_offset().unwrap().as_secs_f64())
+            .collect();
         for w in times.windows(2) {
             assert!(((w[1] - w[0]) - 0.1).abs() < 0.02);
         }

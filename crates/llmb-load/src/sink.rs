@@ -32,32 +32,36 @@ impl Sink {
     /// Starts the writer; `path` is the JSONL file (created or appended), or none.
     pub fn start(path: Option<&Path>, tokenizer: Tokenizer) -> std::io::Result<Sink> {
         let mut out = match path {
-            Some(p) => Some(BufWriter::new(File::options().create(true).append(true).open(p)?)),
+            Some(p) => Some(BufWriter::new(
+                File::options().create(true).append(true).open(p)?,
+            )),
             None => None,
         };
         let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
-        let thread = std::thread::Builder::new().name("llmb-records".into()).spawn(move || {
-            let mut records = Vec::new();
-            let mut line = Vec::with_capacity(4096);
-            while let Some(first) = rx.blocking_recv() {
-                let mut next = Some(first);
-                while let Some(f) = next {
-                    let r = resolve(f, &tokenizer);
-                    if let Some(w) = out.as_mut() {
-                        line.clear();
-                        serde_json::to_writer(&mut line, &r).map_err(std::io::Error::other)?;
-                        line.push(b'\n');
-                        w.write_all(&line)?;
+        let thread = std::thread::Builder::new()
+            .name("llmb-records".into())
+            .spawn(move || {
+                let mut records = Vec::new();
+                let mut line = Vec::with_capacity(4096);
+                while let Some(first) = rx.blocking_recv() {
+                    let mut next = Some(first);
+                    while let Some(f) = next {
+                        let r = resolve(f, &tokenizer);
+                        if let Some(w) = out.as_mut() {
+                            line.clear();
+                            serde_json::to_writer(&mut line, &r).map_err(std::io::Error::other)?;
+                            line.push(b'\n');
+                            w.write_all(&line)?;
+                        }
+                        records.push(r);
+                        next = rx.try_recv().ok();
                     }
-                    records.push(r);
-                    next = rx.try_recv().ok();
+                    if let Some(w) = out.as_mut() {
+                        w.flush()?;
+                    }
                 }
-                if let Some(w) = out.as_mut() {
-                    w.flush()?;
-                }
-            }
-            Ok(records)
-        })?;
+                Ok(records)
+            })?;
         Ok(Sink { tx, thread })
     }
 
@@ -69,7 +73,9 @@ impl Sink {
     /// Waits for every sender to be dropped and returns all records, in end order.
     pub fn finish(self) -> std::io::Result<Vec<RequestRecord>> {
         drop(self.tx);
-        self.thread.join().map_err(|_| std::io::Error::other("record writer panicked"))?
+        self.thread
+            .join()
+            .map_err(|_| std::io::Error::other("record writer panicked"))?
     }
 }
 
@@ -93,7 +99,11 @@ pub fn resolve(f: Finished, tok: &Tokenizer) -> RequestRecord {
             })
             .collect()
     };
-    for (c, t) in record.chunks.iter_mut().zip(assign_chunk_tokens(n, usage, &estimate)) {
+    for (c, t) in record
+        .chunks
+        .iter_mut()
+        .zip(assign_chunk_tokens(n, usage, &estimate))
+    {
         c.tokens = t;
     }
     record

@@ -16,7 +16,9 @@ pub fn process_cpu_time() -> Duration {
     if rc != 0 {
         return Duration::ZERO;
     }
-    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
@@ -105,8 +107,12 @@ impl std::fmt::Display for ClientBound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientBound::CpuSaturated { busy } => write!(f, "client CPU {:.0}% busy", busy * 100.0),
-            ClientBound::EventLoopLag { p99_ms } => write!(f, "client timers fired {p99_ms:.1} ms late (p99)"),
-            ClientBound::FellBehind { p99_ms } => write!(f, "requests left {p99_ms:.1} ms behind schedule (p99)"),
+            ClientBound::EventLoopLag { p99_ms } => {
+                write!(f, "client timers fired {p99_ms:.1} ms late (p99)")
+            }
+            ClientBound::FellBehind { p99_ms } => {
+                write!(f, "requests left {p99_ms:.1} ms behind schedule (p99)")
+            }
         }
     }
 }
@@ -146,12 +152,18 @@ pub struct CpuMeter {
 impl CpuMeter {
     /// Starts measuring.
     pub fn start() -> CpuMeter {
-        CpuMeter { cpu: process_cpu_time(), wall: Instant::now() }
+        CpuMeter {
+            cpu: process_cpu_time(),
+            wall: Instant::now(),
+        }
     }
 
     /// (CPU seconds, wall seconds) since start.
     pub fn read(&self) -> (f64, f64) {
-        ((process_cpu_time().saturating_sub(self.cpu)).as_secs_f64(), self.wall.elapsed().as_secs_f64())
+        (
+            (process_cpu_time().saturating_sub(self.cpu)).as_secs_f64(),
+            self.wall.elapsed().as_secs_f64(),
+        )
     }
 }
 
@@ -164,12 +176,29 @@ mod tests {
 
     #[test]
     fn verdict_rules() {
-        let ok = ClientStats { cpu_s: 1.0, wall_s: 10.0, threads: 2, loop_lag_ms: Distribution::new(vec![0.5; 100]) };
+        let ok = ClientStats {
+            cpu_s: 1.0,
+            wall_s: 10.0,
+            threads: 2,
+            loop_lag_ms: Distribution::new(vec![0.5; 100]),
+        };
         assert!(judge(&ok, &Distribution::new(vec![0.1; 10])).is_empty());
-        let busy = ClientStats { cpu_s: 19.0, ..ok.clone() };
-        assert_eq!(judge(&busy, &Distribution::default()), vec![ClientBound::CpuSaturated { busy: 0.95 }]);
-        let laggy = ClientStats { loop_lag_ms: Distribution::new(vec![50.0; 100]), ..ok.clone() };
-        assert!(matches!(judge(&laggy, &Distribution::default())[0], ClientBound::EventLoopLag { .. }));
+        let busy = ClientStats {
+            cpu_s: 19.0,
+            ..ok.clone()
+        };
+        assert_eq!(
+            judge(&busy, &Distribution::default()),
+            vec![ClientBound::CpuSaturated { busy: 0.95 }]
+        );
+        let laggy = ClientStats {
+            loop_lag_ms: Distribution::new(vec![50.0; 100]),
+            ..ok.clone()
+        };
+        assert!(matches!(
+            judge(&laggy, &Distribution::default())[0],
+            ClientBound::EventLoopLag { .. }
+        ));
         let behind = judge(&ok, &Distribution::new(vec![20.0; 10]));
         assert!(matches!(behind[0], ClientBound::FellBehind { .. }));
         assert!(behind[0].to_string().contains("behind schedule"));

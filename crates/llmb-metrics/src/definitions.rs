@@ -27,7 +27,8 @@ pub fn start_ns(r: &RequestRecord, origin: LatencyOrigin) -> u64 {
 
 /// TTFT = `first - start` in ms (all tools). `None` without a text chunk.
 pub fn ttft_ms(r: &RequestRecord, origin: LatencyOrigin) -> Option<f64> {
-    r.first_token_ns.map(|f| ms(f.saturating_sub(start_ns(r, origin))))
+    r.first_token_ns
+        .map(|f| ms(f.saturating_sub(start_ns(r, origin))))
 }
 
 /// End-to-end latency = `end - start` in ms (trtllm-bench "request latency",
@@ -56,7 +57,9 @@ pub fn tpot_ms_trtllm(r: &RequestRecord) -> f64 {
 /// (vLLM's and TensorRT-LLM's benchmark_serving ITL: pooled over all requests, so each
 /// chunk weighs the same whatever number of tokens it carried).
 pub fn chunk_gaps_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
-    r.chunks.windows(2).map(|w| ms(w[1].offset_ns.saturating_sub(w[0].offset_ns)))
+    r.chunks
+        .windows(2)
+        .map(|w| ms(w[1].offset_ns.saturating_sub(w[0].offset_ns)))
 }
 
 /// Token-weighted gaps (SGLang bench_serving): a gap before a chunk of `k` tokens counts
@@ -105,7 +108,11 @@ pub(crate) mod tests {
         let ns = |m: u64| m * 1_000_000;
         let chunks: Vec<Chunk> = chunks
             .iter()
-            .map(|&(o, t)| Chunk { offset_ns: ns(o), tokens: t, text_bytes: 4 * t })
+            .map(|&(o, t)| Chunk {
+                offset_ns: ns(o),
+                tokens: t,
+                text_bytes: 4 * t,
+            })
             .collect();
         RequestRecord {
             id: 0,
@@ -135,7 +142,10 @@ pub(crate) mod tests {
         assert_eq!(ttft_ms(&r, LatencyOrigin::Sent), Some(50.0));
         assert_eq!(e2e_ms(&r, LatencyOrigin::Sent), 80.0);
         assert_eq!(tpot_ms(&r), Some(10.0)); // (80 - 50) / 3
-        assert_eq!(chunk_gaps_ms(&r).collect::<Vec<_>>(), vec![10.0, 10.0, 10.0]);
+        assert_eq!(
+            chunk_gaps_ms(&r).collect::<Vec<_>>(),
+            vec![10.0, 10.0, 10.0]
+        );
         assert_eq!(user_throughput_with_ctx(&r), Some(50.0)); // 4 / 0.080 s
         assert_eq!(user_output_speed(&r), 100.0); // 3 / 0.030 s
         assert_eq!(user_throughput_inverse_itl(&r), Some(100.0));

@@ -57,7 +57,8 @@ impl Distribution {
             return 0.0;
         }
         let m = self.mean();
-        let var = self.sorted.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / self.sorted.len() as f64;
+        let var =
+            self.sorted.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / self.sorted.len() as f64;
         var.sqrt()
     }
 
@@ -143,6 +144,9 @@ mod tests {
     #[test]
     fn empty_is_zero() {
         let d = Distribution::new(vec![]);
-        assert_eq!((d.mean(), d.std(), d.percentile(99.0, Method::Index)), (0.0, 0.0, 0.0));
+        assert_eq!(
+            (d.mean(), d.std(), d.percentile(99.0, Method::Index)),
+            (0.0, 0.0, 0.0)
+        );
     }
 }

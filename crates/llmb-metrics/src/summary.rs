@@ -85,7 +85,11 @@ impl Summary {
     /// Computes every metric from the records; warm-up records are skipped.
     pub fn from_records(records: &[RequestRecord], window: Option<RunWindow>) -> Summary {
         let measured: Vec<&RequestRecord> = records.iter().filter(|r| !r.warmup).collect();
-        let done: Vec<&RequestRecord> = measured.iter().copied().filter(|r| r.is_completed()).collect();
+        let done: Vec<&RequestRecord> = measured
+            .iter()
+            .copied()
+            .filter(|r| r.is_completed())
+            .collect();
         let mut failures = BTreeMap::new();
         for r in measured.iter().filter(|r| !r.is_completed()) {
             *failures.entry(r.outcome.label()).or_insert(0) += 1;
@@ -97,7 +101,10 @@ impl Summary {
             ttft_ms: dist(&|r| def::ttft_ms(r, o)),
             e2e_ms: dist(&|r| Some(def::e2e_ms(r, o))),
         };
-        let span_s = match (done.iter().map(|r| r.sent_ns).min(), done.iter().map(|r| r.end_ns).max()) {
+        let span_s = match (
+            done.iter().map(|r| r.sent_ns).min(),
+            done.iter().map(|r| r.end_ns).max(),
+        ) {
             (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
             _ => 0.0,
         };
@@ -109,8 +116,12 @@ impl Summary {
             latency_from_schedule: latencies(LatencyOrigin::Scheduled),
             tpot_ms: dist(&def::tpot_ms),
             tpot_trtllm_ms: dist(&|r| Some(def::tpot_ms_trtllm(r))),
-            itl_chunk_ms: Distribution::new(done.iter().flat_map(|r| def::chunk_gaps_ms(r)).collect()),
-            itl_token_ms: Distribution::new(done.iter().flat_map(|r| def::token_gaps_ms(r)).collect()),
+            itl_chunk_ms: Distribution::new(
+                done.iter().flat_map(|r| def::chunk_gaps_ms(r)).collect(),
+            ),
+            itl_token_ms: Distribution::new(
+                done.iter().flat_map(|r| def::token_gaps_ms(r)).collect(),
+            ),
             user_tput_with_ctx: dist(&def::user_throughput_with_ctx),
             user_output_speed: dist(&|r| Some(def::user_output_speed(r))),
             user_tput_inverse_itl: dist(&def::user_throughput_inverse_itl),
@@ -125,7 +136,10 @@ impl Summary {
                     .collect(),
             ),
             slot_wait_ms: Distribution::new(
-                measured.iter().map(|r| r.slot_ns.saturating_sub(r.scheduled_ns) as f64 / 1e6).collect(),
+                measured
+                    .iter()
+                    .map(|r| r.slot_ns.saturating_sub(r.scheduled_ns) as f64 / 1e6)
+                    .collect(),
             ),
             window,
             span_s,
@@ -135,7 +149,10 @@ impl Summary {
                 .count() as u64,
             output_mismatches: done
                 .iter()
-                .filter(|r| r.requested_output_tokens.is_some_and(|want| r.output_tokens() != want))
+                .filter(|r| {
+                    r.requested_output_tokens
+                        .is_some_and(|want| r.output_tokens() != want)
+                })
                 .count() as u64,
         }
     }
@@ -171,7 +188,10 @@ impl Summary {
 
     /// Input plus output tokens per second over `seconds`.
     pub fn total_token_rate(&self, seconds: f64) -> f64 {
-        per_second((self.total_input_tokens + self.total_output_tokens) as f64, seconds)
+        per_second(
+            (self.total_input_tokens + self.total_output_tokens) as f64,
+            seconds,
+        )
     }
 
     /// trtllm-bench "Number of concurrent requests": `sum(e2e) / span`.
@@ -203,7 +223,10 @@ mod tests {
         let mut c = record(40, &[(20, 1)], 60); // n=1, e2e 20, ttft 20
         c.id = 2;
         let mut failed = record(50, &[], 100);
-        failed.outcome = Outcome::HttpStatus { status: 503, body: String::new() };
+        failed.outcome = Outcome::HttpStatus {
+            status: 503,
+            body: String::new(),
+        };
         let mut warm = record(0, &[(1, 1)], 1);
         warm.warmup = true;
         vec![a, b, c, failed, warm]
@@ -245,7 +268,13 @@ mod tests {
 
     #[test]
     fn rates_use_the_given_window() {
-        let s = Summary::from_records(&run(), Some(RunWindow { start_ns: 0, end_ns: 2_000_000_000 }));
+        let s = Summary::from_records(
+            &run(),
+            Some(RunWindow {
+                start_ns: 0,
+                end_ns: 2_000_000_000,
+            }),
+        );
         assert_eq!(s.duration_s(), 2.0);
         assert_eq!(s.request_rate(s.duration_s()), 1.5);
         assert_eq!(s.output_rate(s.duration_s()), 4.5);

@@ -29,15 +29,21 @@ impl Slo {
     pub fn parse(s: &str) -> Result<Slo, ThresholdError> {
         let mut slo = Slo::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| ThresholdError(format!("`{part}` is not KEY=VALUE; example: --slo ttft_ms=500,tpot_ms=50")))?;
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                ThresholdError(format!(
+                    "`{part}` is not KEY=VALUE; example: --slo ttft_ms=500,tpot_ms=50"
+                ))
+            })?;
             let v: f64 = v
                 .trim()
                 .parse()
                 .ok()
                 .filter(|v: &f64| v.is_finite() && *v > 0.0)
-                .ok_or_else(|| ThresholdError(format!("`{part}`: the value must be a positive number of ms")))?;
+                .ok_or_else(|| {
+                    ThresholdError(format!(
+                        "`{part}`: the value must be a positive number of ms"
+                    ))
+                })?;
             match k.trim() {
                 "ttft_ms" | "ttft" => slo.ttft_ms = Some(v),
                 "tpot_ms" | "tpot" => slo.tpot_ms = Some(v),
@@ -57,9 +63,11 @@ impl Slo {
         if !r.is_completed() {
             return false;
         }
-        let ok = |limit: Option<f64>, v: Option<f64>| limit.is_none_or(|l| v.is_some_and(|v| v <= l));
+        let ok =
+            |limit: Option<f64>, v: Option<f64>| limit.is_none_or(|l| v.is_some_and(|v| v <= l));
         ok(self.ttft_ms, def::ttft_ms(r, LatencyOrigin::Sent))
-            && (self.tpot_ms.is_none() || def::tpot_ms(r).is_none_or(|t| t <= self.tpot_ms.unwrap_or(f64::MAX)))
+            && (self.tpot_ms.is_none()
+                || def::tpot_ms(r).is_none_or(|t| t <= self.tpot_ms.unwrap_or(f64::MAX)))
             && ok(self.e2e_ms, Some(def::e2e_ms(r, LatencyOrigin::Sent)))
     }
 
@@ -144,7 +152,11 @@ const FAIL_IF_HELP: &str =
 impl FailIf {
     /// Parses a comma-separated list of conditions.
     pub fn parse_list(s: &str) -> Result<Vec<FailIf>, ThresholdError> {
-        s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(FailIf::parse).collect()
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(FailIf::parse)
+            .collect()
     }
 
     /// Parses one condition.
@@ -155,37 +167,56 @@ impl FailIf {
             .find_map(|(t, op)| s.find(t).map(|p| (p, *op, t.len())))
             .ok_or_else(|| bad("no comparison (>, >=, <, <=)"))?;
         let lhs = s[..pos].trim();
-        let limit: f64 = s[pos + len..].trim().parse().map_err(|_| bad("the limit is not a number"))?;
-        let quantity = match lhs {
-            "error_rate" => Quantity::ErrorRate,
-            "request_throughput" => Quantity::RequestThroughput,
-            "output_token_throughput" => Quantity::OutputTokenThroughput,
-            _ => {
-                let (agg, rest) = lhs.split_once('(').ok_or_else(|| bad("unknown quantity"))?;
-                let metric = rest.strip_suffix(')').ok_or_else(|| bad("missing `)`"))?;
-                let agg = match agg.trim() {
-                    "mean" | "avg" => Aggregate::Mean,
-                    "min" => Aggregate::Min,
-                    "max" => Aggregate::Max,
-                    "std" => Aggregate::Std,
-                    "median" => Aggregate::Percentile(50.0),
-                    p if p.starts_with('p') => Aggregate::Percentile(
-                        p[1..].parse().ok().filter(|v| (0.0..=100.0).contains(v)).ok_or_else(|| bad("bad percentile"))?,
-                    ),
-                    _ => return Err(bad("unknown statistic (mean, min, max, std, median, p50, p99, ...)")),
-                };
-                let metric = match metric.trim() {
-                    "ttft_ms" => Metric::TtftMs,
-                    "tpot_ms" => Metric::TpotMs,
-                    "itl_ms" => Metric::ItlMs,
-                    "e2e_ms" | "e2el_ms" => Metric::E2eMs,
-                    "output_tokens" => Metric::OutputTokens,
-                    _ => return Err(bad("unknown metric (ttft_ms, tpot_ms, itl_ms, e2e_ms, output_tokens)")),
-                };
-                Quantity::Stat(agg, metric)
-            }
-        };
-        Ok(FailIf { quantity, op, limit, text: s.to_owned() })
+        let limit: f64 = s[pos + len..]
+            .trim()
+            .parse()
+            .map_err(|_| bad("the limit is not a number"))?;
+        let quantity =
+            match lhs {
+                "error_rate" => Quantity::ErrorRate,
+                "request_throughput" => Quantity::RequestThroughput,
+                "output_token_throughput" => Quantity::OutputTokenThroughput,
+                _ => {
+                    let (agg, rest) = lhs.split_once('(').ok_or_else(|| bad("unknown quantity"))?;
+                    let metric = rest.strip_suffix(')').ok_or_else(|| bad("missing `)`"))?;
+                    let agg =
+                        match agg.trim() {
+                            "mean" | "avg" => Aggregate::Mean,
+                            "min" => Aggregate::Min,
+                            "max" => Aggregate::Max,
+                            "std" => Aggregate::Std,
+                            "median" => Aggregate::Percentile(50.0),
+                            p if p.starts_with('p') => Aggregate::Percentile(
+                                p[1..]
+                                    .parse()
+                                    .ok()
+                                    .filter(|v| (0.0..=100.0).contains(v))
+                                    .ok_or_else(|| bad("bad percentile"))?,
+                            ),
+                            _ => return Err(bad(
+                                "unknown statistic (mean, min, max, std, median, p50, p99, ...)",
+                            )),
+                        };
+                    let metric =
+                        match metric.trim() {
+                            "ttft_ms" => Metric::TtftMs,
+                            "tpot_ms" => Metric::TpotMs,
+                            "itl_ms" => Metric::ItlMs,
+                            "e2e_ms" | "e2el_ms" => Metric::E2eMs,
+                            "output_tokens" => Metric::OutputTokens,
+                            _ => return Err(bad(
+                                "unknown metric (ttft_ms, tpot_ms, itl_ms, e2e_ms, output_tokens)",
+                            )),
+                        };
+                    Quantity::Stat(agg, metric)
+                }
+            };
+        Ok(FailIf {
+            quantity,
+            op,
+            limit,
+            text: s.to_owned(),
+        })
     }
 
     /// The measured value.
@@ -248,15 +279,24 @@ mod tests {
         assert!(slo.met(&one));
         assert_eq!(slo.good_requests(&[fast, slow, one]), 2);
         assert!(Slo::parse("ttft_ms=-1").is_err());
-        assert!(Slo::parse("foo=1").unwrap_err().to_string().contains("ttft_ms"));
+        assert!(Slo::parse("foo=1")
+            .unwrap_err()
+            .to_string()
+            .contains("ttft_ms"));
     }
 
     #[test]
     fn fail_if_parse_and_hold() {
         let list = FailIf::parse_list("p99(ttft_ms)>45,error_rate>=0.5,mean(tpot_ms)<1").unwrap();
-        assert_eq!(list[0].quantity, Quantity::Stat(Aggregate::Percentile(99.0), Metric::TtftMs));
+        assert_eq!(
+            list[0].quantity,
+            Quantity::Stat(Aggregate::Percentile(99.0), Metric::TtftMs)
+        );
         assert_eq!(list[1].op, Op::Ge);
-        let recs = vec![record(0, &[(30, 1), (40, 1)], 40), record(0, &[(50, 1), (60, 1)], 60)];
+        let recs = vec![
+            record(0, &[(30, 1), (40, 1)], 40),
+            record(0, &[(50, 1), (60, 1)], 60),
+        ];
         let s = Summary::from_records(&recs, None);
         // p99 of [30, 50] = 30 + 0.99 * 20 = 49.8 > 45
         assert!((list[0].value(&s) - 49.8).abs() < 1e-9);
@@ -267,7 +307,13 @@ mod tests {
 
     #[test]
     fn fail_if_errors_say_how() {
-        for bad in ["p99(ttft_ms)", "p99(ttft_ms>5", "q99(ttft_ms)>5", "p99(foo)>5", "error_rate>x"] {
+        for bad in [
+            "p99(ttft_ms)",
+            "p99(ttft_ms>5",
+            "q99(ttft_ms)>5",
+            "p99(foo)>5",
+            "error_rate>x",
+        ] {
             let e = FailIf::parse(bad).unwrap_err().to_string();
             assert!(e.contains("p99(ttft_ms)>500"), "{e}");
         }

@@ -47,7 +47,11 @@ fn rescale(weights: &[u32], total: u64) -> Vec<u32> {
         return weights.iter().map(|&w| w as u32).collect();
     }
     let mut out: Vec<u64> = weights.iter().map(|&w| w * total / sum).collect();
-    let mut rem: Vec<(u64, usize)> = weights.iter().enumerate().map(|(i, &w)| ((w * total) % sum, i)).collect();
+    let mut rem: Vec<(u64, usize)> = weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| ((w * total) % sum, i))
+        .collect();
     rem.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let short = total - out.iter().sum::<u64>();
     for &(_, i) in rem.iter().take(short as usize) {

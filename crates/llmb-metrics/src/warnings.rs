@@ -80,9 +80,20 @@ mod tests {
 
     #[test]
     fn messages_say_what_to_do() {
-        let w = Warning::InputLengthMismatch { mismatched: 3, completed: 4, constant_offset: Some(7) };
-        assert!(w.to_string().starts_with("the server counted +7 prompt tokens"));
-        let w = Warning::OutputLengthMismatch { mismatched: 1, completed: 2, shortest: 5, requested: 64 };
+        let w = Warning::InputLengthMismatch {
+            mismatched: 3,
+            completed: 4,
+            constant_offset: Some(7),
+        };
+        assert!(w
+            .to_string()
+            .starts_with("the server counted +7 prompt tokens"));
+        let w = Warning::OutputLengthMismatch {
+            mismatched: 1,
+            completed: 2,
+            shortest: 5,
+            requested: 64,
+        };
         assert!(w.to_string().contains("shortest: 5 of 64"));
     }
 }

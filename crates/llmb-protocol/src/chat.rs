@@ -51,13 +51,18 @@ pub struct ContentPart {
 impl ChatRequest {
     /// The text of every message, in order, for counting prompt tokens.
     pub fn texts(&self) -> impl Iterator<Item = &str> {
-        self.messages.iter().filter_map(|m| m.content.as_ref()).flat_map(|c| {
-            let parts: Vec<&str> = match c {
-                MessageContent::Text(t) => vec![t.as_str()],
-                MessageContent::Parts(p) => p.iter().filter_map(|p| p.text.as_deref()).collect(),
-            };
-            parts
-        })
+        self.messages
+            .iter()
+            .filter_map(|m| m.content.as_ref())
+            .flat_map(|c| {
+                let parts: Vec<&str> = match c {
+                    MessageContent::Text(t) => vec![t.as_str()],
+                    MessageContent::Parts(p) => {
+                        p.iter().filter_map(|p| p.text.as_deref()).collect()
+                    }
+                };
+                parts
+            })
     }
 
     /// `max_completion_tokens`, else `max_tokens`.

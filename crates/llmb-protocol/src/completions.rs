@@ -75,12 +75,20 @@ pub struct StreamOptions {
 impl Sampling {
     /// `ignore_eos` or `nvext.ignore_eos`.
     pub fn ignores_eos(&self) -> bool {
-        self.ignore_eos.unwrap_or(false) || self.nvext.as_ref().and_then(|n| n.ignore_eos).unwrap_or(false)
+        self.ignore_eos.unwrap_or(false)
+            || self
+                .nvext
+                .as_ref()
+                .and_then(|n| n.ignore_eos)
+                .unwrap_or(false)
     }
 
     /// Whether the final usage chunk was asked for.
     pub fn include_usage(&self) -> bool {
-        self.stream_options.as_ref().and_then(|o| o.include_usage).unwrap_or(false)
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
     }
 
     /// Whether the response is streamed.
@@ -95,7 +103,8 @@ mod tests {
 
     #[test]
     fn prompt_shapes() {
-        let ids: CompletionRequest = serde_json::from_str(r#"{"prompt":[1,2,3],"max_tokens":4}"#).unwrap();
+        let ids: CompletionRequest =
+            serde_json::from_str(r#"{"prompt":[1,2,3],"max_tokens":4}"#).unwrap();
         assert!(matches!(ids.prompt, Prompt::Ids(ref v) if v.len() == 3));
         let text: CompletionRequest =
             serde_json::from_str(r#"{"prompt":"hi","nvext":{"ignore_eos":true}}"#).unwrap();

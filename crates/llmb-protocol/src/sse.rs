@@ -117,8 +117,14 @@ fn parse_block<'a>(block: &'a [u8], joined: &'a mut Vec<u8>) -> Option<SseEvent<
     }
     match data_lines {
         0 => None,
-        1 => Some(SseEvent { event, data: first.unwrap_or_default() }),
-        _ => Some(SseEvent { event, data: joined.as_slice() }),
+        1 => Some(SseEvent {
+            event,
+            data: first.unwrap_or_default(),
+        }),
+        _ => Some(SseEvent {
+            event,
+            data: joined.as_slice(),
+        }),
     }
 }
 
@@ -149,7 +155,10 @@ mod tests {
     fn whole_events_in_one_push() {
         let mut d = SseDecoder::new();
         let evs = collect(&mut d, b"data: {\"a\":1}\n\ndata: [DONE]\n\n");
-        assert_eq!(evs, vec![(None, "{\"a\":1}".into()), (None, "[DONE]".into())]);
+        assert_eq!(
+            evs,
+            vec![(None, "{\"a\":1}".into()), (None, "[DONE]".into())]
+        );
         assert_eq!(d.pending_len(), 0);
     }
 
@@ -200,7 +209,10 @@ mod tests {
 
     #[test]
     fn done_marker() {
-        let ev = SseEvent { event: None, data: b"[DONE]" };
+        let ev = SseEvent {
+            event: None,
+            data: b"[DONE]",
+        };
         assert!(ev.is_done());
     }
 }

@@ -108,7 +108,13 @@ impl ChoiceView<'_> {
     /// Every piece of generated text this choice carries (reasoning first, then content).
     pub fn texts(&self) -> impl Iterator<Item = &str> {
         let msg = self.delta.as_ref().or(self.message.as_ref());
-        let parts = msg.map(|m| [m.reasoning_content.as_deref(), m.reasoning.as_deref(), m.content.as_deref()]);
+        let parts = msg.map(|m| {
+            [
+                m.reasoning_content.as_deref(),
+                m.reasoning.as_deref(),
+                m.content.as_deref(),
+            ]
+        });
         parts
             .into_iter()
             .flatten()
@@ -133,12 +139,18 @@ impl ChunkView<'_> {
 
     /// Total bytes of generated text in this chunk.
     pub fn text_len(&self) -> usize {
-        self.choices.0.as_ref().map_or(0, |c| c.texts().map(str::len).sum())
+        self.choices
+            .0
+            .as_ref()
+            .map_or(0, |c| c.texts().map(str::len).sum())
     }
 
     /// The stop reason, if this chunk carries one.
     pub fn finish_reason(&self) -> Option<&str> {
-        self.choices.0.as_ref().and_then(|c| c.finish_reason.as_deref())
+        self.choices
+            .0
+            .as_ref()
+            .and_then(|c| c.finish_reason.as_deref())
     }
 }
 
@@ -215,8 +227,10 @@ mod tests {
     fn null_choices_and_reasoning() {
         let c = ChunkView::parse(br#"{"choices":null}"#).unwrap();
         assert!(c.choices.0.is_none());
-        let c = ChunkView::parse(br#"{"choices":[{"delta":{"reasoning_content":"ab","content":"c"}}]}"#)
-            .unwrap();
+        let c = ChunkView::parse(
+            br#"{"choices":[{"delta":{"reasoning_content":"ab","content":"c"}}]}"#,
+        )
+        .unwrap();
         assert_eq!(c.text_len(), 3);
     }
 
@@ -230,8 +244,14 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(matches!(ChunkView::parse(b"{not json"), Err(ProtocolError::MalformedChunk { .. })));
+        assert!(matches!(
+            ChunkView::parse(b"{not json"),
+            Err(ProtocolError::MalformedChunk { .. })
+        ));
         let e = ChunkView::parse(br#"{"error":{"message":"overloaded","code":503}}"#).unwrap_err();
-        assert_eq!(e.to_string(), "server reported an error in the stream: overloaded");
+        assert_eq!(
+            e.to_string(),
+            "server reported an error in the stream: overloaded"
+        );
     }
 }

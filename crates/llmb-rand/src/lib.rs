@@ -118,7 +118,10 @@ mod tests {
         let first: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
         let mut again = Rng::new(42);
         assert_eq!(first, (0..3).map(|_| again.next_u64()).collect::<Vec<_>>());
-        assert_ne!(Rng::for_item(1, 0).next_u64(), Rng::for_item(1, 1).next_u64());
+        assert_ne!(
+            Rng::for_item(1, 0).next_u64(),
+            Rng::for_item(1, 1).next_u64()
+        );
     }
 
     #[test]

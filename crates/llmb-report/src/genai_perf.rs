@@ -16,7 +16,10 @@ fn stat(unit: &str, d: &Distribution) -> Value {
     m.insert("unit".into(), json!(unit));
     m.insert("avg".into(), json!(d.mean()));
     for p in PERCENTILES {
-        m.insert(format!("p{p}"), json!(d.percentile(f64::from(p), Method::Linear)));
+        m.insert(
+            format!("p{p}"),
+            json!(d.percentile(f64::from(p), Method::Linear)),
+        );
     }
     m.insert("min".into(), json!(d.min()));
     m.insert("max".into(), json!(d.max()));
@@ -39,23 +42,44 @@ pub fn time_to_second_token(records: &[RequestRecord]) -> Distribution {
 pub fn json(s: &Summary, records: &[RequestRecord], info: &RunInfo, input_config: Value) -> Value {
     let span = s.span_s;
     let mut m = Map::new();
-    m.insert("request_throughput".into(), json!({"unit": "requests/sec", "avg": s.request_rate(span)}));
+    m.insert(
+        "request_throughput".into(),
+        json!({"unit": "requests/sec", "avg": s.request_rate(span)}),
+    );
     m.insert("request_latency".into(), stat("ms", &s.latency.e2e_ms));
     if let Some(good) = info.good_requests {
         m.insert("request_goodput".into(), json!({"unit": "requests/sec", "avg": if span > 0.0 { good as f64 / span } else { 0.0 }}));
     }
     if info.streaming {
         m.insert("time_to_first_token".into(), stat("ms", &s.latency.ttft_ms));
-        m.insert("time_to_second_token".into(), stat("ms", &time_to_second_token(records)));
+        m.insert(
+            "time_to_second_token".into(),
+            stat("ms", &time_to_second_token(records)),
+        );
         m.insert("inter_token_latency".into(), stat("ms", &s.tpot_ms));
     }
-    m.insert("output_token_throughput".into(), json!({"unit": "tokens/sec", "avg": s.output_rate(span)}));
+    m.insert(
+        "output_token_throughput".into(),
+        json!({"unit": "tokens/sec", "avg": s.output_rate(span)}),
+    );
     if info.streaming {
-        m.insert("output_token_throughput_per_user".into(), stat("tokens/sec", &s.user_tput_inverse_itl));
+        m.insert(
+            "output_token_throughput_per_user".into(),
+            stat("tokens/sec", &s.user_tput_inverse_itl),
+        );
     }
-    m.insert("output_sequence_length".into(), stat("tokens", &s.output_tokens));
-    m.insert("input_sequence_length".into(), stat("tokens", &s.input_tokens));
-    m.insert("request_count".into(), json!({"unit": "count", "avg": s.completed}));
+    m.insert(
+        "output_sequence_length".into(),
+        stat("tokens", &s.output_tokens),
+    );
+    m.insert(
+        "input_sequence_length".into(),
+        stat("tokens", &s.input_tokens),
+    );
+    m.insert(
+        "request_count".into(),
+        json!({"unit": "count", "avg": s.completed}),
+    );
     m.insert("input_config".into(), input_config);
     Value::Object(m)
 }
@@ -71,7 +95,11 @@ pub fn comma2(v: f64) -> String {
         }
         grouped.push(c);
     }
-    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
     format!("{sign}{grouped}.{frac}")
 }
 
@@ -96,24 +124,43 @@ pub fn csv(s: &Summary, records: &[RequestRecord], info: &RunInfo) -> String {
     rows.push(("Request Latency (ms)", &s.latency.e2e_ms));
     if info.streaming {
         rows.push(("Inter Token Latency (ms)", &s.tpot_ms));
-        rows.push(("Output Token Throughput Per User (tokens/sec/user)", &s.user_tput_inverse_itl));
+        rows.push((
+            "Output Token Throughput Per User (tokens/sec/user)",
+            &s.user_tput_inverse_itl,
+        ));
     }
     rows.push(("Output Sequence Length (tokens)", &s.output_tokens));
     rows.push(("Input Sequence Length (tokens)", &s.input_tokens));
     for (label, d) in rows {
         let mut vals = vec![d.mean(), d.min(), d.max()];
-        vals.extend([99.0, 95.0, 90.0, 75.0, 50.0, 25.0, 10.0, 5.0, 1.0].iter().map(|p| d.percentile(*p, Method::Linear)));
+        vals.extend(
+            [99.0, 95.0, 90.0, 75.0, 50.0, 25.0, 10.0, 5.0, 1.0]
+                .iter()
+                .map(|p| d.percentile(*p, Method::Linear)),
+        );
         let cells: Vec<String> = vals.into_iter().map(field).collect();
         o.push_str(&format!("{label},{}\r\n", cells.join(",")));
     }
     let span = s.span_s;
     o.push_str("\r\nMetric,Value\r\n");
-    o.push_str(&format!("Output Token Throughput (tokens/sec),{}\r\n", field(s.output_rate(span))));
-    o.push_str(&format!("Request Throughput (per sec),{}\r\n", field(s.request_rate(span))));
+    o.push_str(&format!(
+        "Output Token Throughput (tokens/sec),{}\r\n",
+        field(s.output_rate(span))
+    ));
+    o.push_str(&format!(
+        "Request Throughput (per sec),{}\r\n",
+        field(s.request_rate(span))
+    ));
     if let Some(good) = info.good_requests {
-        o.push_str(&format!("Request Goodput (per sec),{}\r\n", field(if span > 0.0 { good as f64 / span } else { 0.0 })));
+        o.push_str(&format!(
+            "Request Goodput (per sec),{}\r\n",
+            field(if span > 0.0 { good as f64 / span } else { 0.0 })
+        ));
     }
-    o.push_str(&format!("Request Count (count),{}\r\n", field(s.completed as f64)));
+    o.push_str(&format!(
+        "Request Count (count),{}\r\n",
+        field(s.completed as f64)
+    ));
     o
 }
 
@@ -135,7 +182,13 @@ mod tests {
     fn stat_keys_in_order() {
         let v = stat("ms", &Distribution::new(vec![7.0, 8.0, 9.0]));
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["unit", "avg", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "min", "max", "std"]);
+        assert_eq!(
+            keys,
+            [
+                "unit", "avg", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "min",
+                "max", "std"
+            ]
+        );
         // numpy: np.percentile([7, 8, 9], 99) = 8.98
         assert!((v["p99"].as_f64().unwrap() - 8.98).abs() < 1e-12);
         assert!((v["std"].as_f64().unwrap() - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);

@@ -50,7 +50,16 @@ impl PointDir {
 
 /// `results/<YYYYmmdd-HHMMSS>-<label>` under `root`.
 pub fn default_dir(root: &Path, stamp: &str, label: &str) -> PathBuf {
-    let clean: String = label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect();
+    let clean: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     root.join(format!("{stamp}-{clean}"))
 }
 
@@ -68,7 +77,12 @@ pub fn stamp(unix_s: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -84,6 +98,9 @@ mod tests {
 
     #[test]
     fn labels_are_sanitised() {
-        assert_eq!(default_dir(Path::new("results"), "s", "chat 128/128"), PathBuf::from("results/s-chat_128_128"));
+        assert_eq!(
+            default_dir(Path::new("results"), "s", "chat 128/128"),
+            PathBuf::from("results/s-chat_128_128")
+        );
     }
 }

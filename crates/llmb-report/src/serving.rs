@@ -27,7 +27,12 @@ fn center(title: &str, fill: char) -> String {
 fn sections(s: &Summary) -> [(&'static str, &'static str, &'static str, &Distribution); 4] {
     [
         ("ttft", "TTFT", "Time to First Token", &s.latency.ttft_ms),
-        ("tpot", "TPOT", "Time per Output Token (excl. 1st token)", &s.tpot_ms),
+        (
+            "tpot",
+            "TPOT",
+            "Time per Output Token (excl. 1st token)",
+            &s.tpot_ms,
+        ),
         ("itl", "ITL", "Inter-token Latency", &s.itl_chunk_ms),
         ("e2el", "E2EL", "End-to-end Latency", &s.latency.e2e_ms),
     ]
@@ -51,16 +56,36 @@ pub fn report(s: &Summary, info: &RunInfo) -> String {
     int(&mut o, "Total generated tokens:", s.total_output_tokens);
     flt(&mut o, "Request throughput (req/s):", s.request_rate(dur));
     if let Some(good) = info.good_requests {
-        flt(&mut o, "Request goodput (req/s):", if dur > 0.0 { good as f64 / dur } else { 0.0 });
+        flt(
+            &mut o,
+            "Request goodput (req/s):",
+            if dur > 0.0 { good as f64 / dur } else { 0.0 },
+        );
     }
-    flt(&mut o, "Output token throughput (tok/s):", s.output_rate(dur));
-    flt(&mut o, "Total Token throughput (tok/s):", s.total_token_rate(dur));
-    flt(&mut o, "User throughput (tok/s):", s.user_tput_with_ctx.mean());
+    flt(
+        &mut o,
+        "Output token throughput (tok/s):",
+        s.output_rate(dur),
+    );
+    flt(
+        &mut o,
+        "Total Token throughput (tok/s):",
+        s.total_token_rate(dur),
+    );
+    flt(
+        &mut o,
+        "User throughput (tok/s):",
+        s.user_tput_with_ctx.mean(),
+    );
     for (_, short, title, d) in sections(s) {
         let _ = writeln!(o, "{}", center(title, '-'));
         flt(&mut o, &format!("Mean {short} (ms):"), d.mean());
         flt(&mut o, &format!("Median {short} (ms):"), d.median());
-        flt(&mut o, &format!("P99 {short} (ms):"), d.percentile(99.0, Method::Linear));
+        flt(
+            &mut o,
+            &format!("P99 {short} (ms):"),
+            d.percentile(99.0, Method::Linear),
+        );
     }
     let _ = writeln!(o, "{}", "=".repeat(50));
     o
@@ -76,51 +101,93 @@ pub fn result_json(s: &Summary, records: &[RequestRecord], info: &RunInfo) -> Va
     m.insert("model_id".into(), json!(info.model));
     m.insert("tokenizer_id".into(), json!(info.tokenizer));
     m.insert("num_prompts".into(), json!(info.num_prompts));
-    m.insert("request_rate".into(), info.request_rate.map_or(json!("inf"), |r| json!(r)));
+    m.insert(
+        "request_rate".into(),
+        info.request_rate.map_or(json!("inf"), |r| json!(r)),
+    );
     m.insert("burstiness".into(), json!(info.burstiness));
-    m.insert("max_concurrency".into(), if info.concurrency > 0 { json!(info.concurrency) } else { Value::Null });
+    m.insert(
+        "max_concurrency".into(),
+        if info.concurrency > 0 {
+            json!(info.concurrency)
+        } else {
+            Value::Null
+        },
+    );
     m.insert("duration".into(), json!(dur));
     m.insert("completed".into(), json!(s.completed));
     m.insert("total_input_tokens".into(), json!(s.total_input_tokens));
     m.insert("total_output_tokens".into(), json!(s.total_output_tokens));
     m.insert("request_throughput".into(), json!(s.request_rate(dur)));
-    let goodput = info.good_requests.map(|g| if dur > 0.0 { g as f64 / dur } else { 0.0 });
+    let goodput = info
+        .good_requests
+        .map(|g| if dur > 0.0 { g as f64 / dur } else { 0.0 });
     m.insert("request_goodput:".into(), json!(goodput));
     m.insert("output_throughput".into(), json!(s.output_rate(dur)));
-    m.insert("total_token_throughput".into(), json!(s.total_token_rate(dur)));
+    m.insert(
+        "total_token_throughput".into(),
+        json!(s.total_token_rate(dur)),
+    );
     m.insert("user_throughput".into(), json!(s.user_tput_with_ctx.mean()));
     let mut measured: Vec<&RequestRecord> = records.iter().filter(|r| !r.warmup).collect();
     measured.sort_by_key(|r| r.id);
     let ok = |r: &&RequestRecord| r.is_completed();
-    m.insert("input_lens".into(), json!(measured.iter().map(|r| r.input_tokens).collect::<Vec<_>>()));
+    m.insert(
+        "input_lens".into(),
+        json!(measured.iter().map(|r| r.input_tokens).collect::<Vec<_>>()),
+    );
     m.insert(
         "output_lens".into(),
-        json!(measured.iter().map(|r| if ok(r) { r.output_tokens() } else { 0 }).collect::<Vec<_>>()),
+        json!(measured
+            .iter()
+            .map(|r| if ok(r) { r.output_tokens() } else { 0 })
+            .collect::<Vec<_>>()),
     );
     m.insert(
         "ttfts".into(),
         json!(measured
             .iter()
-            .map(|r| if ok(r) { def::ttft_ms(r, LatencyOrigin::Sent).unwrap_or(0.0) / 1000.0 } else { 0.0 })
+            .map(|r| if ok(r) {
+                def::ttft_ms(r, LatencyOrigin::Sent).unwrap_or(0.0) / 1000.0
+            } else {
+                0.0
+            })
             .collect::<Vec<_>>()),
     );
     m.insert(
         "itls".into(),
         json!(measured
             .iter()
-            .map(|r| if ok(r) { def::chunk_gaps_ms(r).map(|g| g / 1000.0).collect() } else { Vec::new() })
+            .map(|r| if ok(r) {
+                def::chunk_gaps_ms(r).map(|g| g / 1000.0).collect()
+            } else {
+                Vec::new()
+            })
             .collect::<Vec<Vec<f64>>>()),
     );
-    m.insert("generated_texts".into(), json!(measured.iter().map(|_| "").collect::<Vec<_>>()));
+    m.insert(
+        "generated_texts".into(),
+        json!(measured.iter().map(|_| "").collect::<Vec<_>>()),
+    );
     m.insert(
         "errors".into(),
-        json!(measured.iter().map(|r| if ok(r) { String::new() } else { r.outcome.label() }).collect::<Vec<_>>()),
+        json!(measured
+            .iter()
+            .map(|r| if ok(r) {
+                String::new()
+            } else {
+                r.outcome.label()
+            })
+            .collect::<Vec<_>>()),
     );
     for (key, _, _, d) in sections(s) {
         m.insert(format!("mean_{key}_ms"), json!(d.mean()));
         m.insert(format!("median_{key}_ms"), json!(d.median()));
         m.insert(format!("std_{key}_ms"), json!(d.std()));
-        m.insert(format!("p99_{key}_ms"), json!(d.percentile(99.0, Method::Linear)));
+        m.insert(
+            format!("p99_{key}_ms"),
+            json!(d.percentile(99.0, Method::Linear)),
+        );
     }
     Value::Object(m)
 }
@@ -131,9 +198,18 @@ mod tests {
 
     #[test]
     fn centered_headers_match_python() {
-        assert_eq!(center(" Serving Benchmark Result ", '='), "============ Serving Benchmark Result ============");
-        assert_eq!(center("Time per Output Token (excl. 1st token)", '-'), "-----Time per Output Token (excl. 1st token)------");
-        assert_eq!(center("Time to First Token", '-'), "---------------Time to First Token----------------");
+        assert_eq!(
+            center(" Serving Benchmark Result ", '='),
+            "============ Serving Benchmark Result ============"
+        );
+        assert_eq!(
+            center("Time per Output Token (excl. 1st token)", '-'),
+            "-----Time per Output Token (excl. 1st token)------"
+        );
+        assert_eq!(
+            center("Time to First Token", '-'),
+            "---------------Time to First Token----------------"
+        );
     }
 
     #[test]

@@ -24,7 +24,13 @@ fn metric(definition: &str, tools: &str, d: &Distribution) -> Value {
 }
 
 /// The document. `client` and `warnings` are supplied by the caller already serialised.
-pub fn summary(s: &Summary, info: &RunInfo, client: Value, warnings: Value, interrupted: bool) -> Value {
+pub fn summary(
+    s: &Summary,
+    info: &RunInfo,
+    client: Value,
+    warnings: Value,
+    interrupted: bool,
+) -> Value {
     let dur = s.duration_s();
     let span = s.span_s;
     json!({

@@ -36,18 +36,58 @@ pub fn report(s: &Summary, info: &RunInfo) -> String {
     let _ = write!(o, "{RULE}\n= PERFORMANCE OVERVIEW \n{RULE}\n");
     line(&mut o, "Request Throughput (req/sec)", s.request_rate(span));
     line(&mut o, "Total Output Throughput (tokens/sec)", out_tput);
-    line(&mut o, "Total Token Throughput (tokens/sec)", s.total_token_rate(span));
+    line(
+        &mut o,
+        "Total Token Throughput (tokens/sec)",
+        s.total_token_rate(span),
+    );
     line(&mut o, "Total Latency (ms)", span * 1000.0);
-    line(&mut o, "Average request latency (ms)", s.latency.e2e_ms.mean());
-    line(&mut o, "Per User Output Throughput [w/ ctx] (tps/user)", s.user_tput_with_ctx.mean());
-    line(&mut o, "Per GPU Output Throughput (tps/gpu)", out_tput / info.gpus.max(1) as f64);
+    line(
+        &mut o,
+        "Average request latency (ms)",
+        s.latency.e2e_ms.mean(),
+    );
+    line(
+        &mut o,
+        "Per User Output Throughput [w/ ctx] (tps/user)",
+        s.user_tput_with_ctx.mean(),
+    );
+    line(
+        &mut o,
+        "Per GPU Output Throughput (tps/gpu)",
+        out_tput / info.gpus.max(1) as f64,
+    );
     if info.streaming {
-        line(&mut o, "Average time-to-first-token [TTFT] (ms)", s.latency.ttft_ms.mean());
-        line(&mut o, "Average time-per-output-token [TPOT] (ms)", s.tpot_trtllm_ms.mean());
-        line(&mut o, "Per User Output Speed (tps/user)", s.user_output_speed.mean());
-        let _ = write!(o, "\n-- Per-Request Time-per-Output-Token [TPOT] Breakdown (ms)\n\n{}\n", breakdown("TPOT", &s.tpot_trtllm_ms));
-        let _ = write!(o, "\n-- Per-Request Time-to-First-Token [TTFT] Breakdown (ms) \n\n{}\n", breakdown("TTFT", &s.latency.ttft_ms));
-        let _ = write!(o, "\n-- Per-Request Generation Throughput [GTPS] Breakdown (tps/user)\n\n{}\n", breakdown("GTPS", &s.user_output_speed));
+        line(
+            &mut o,
+            "Average time-to-first-token [TTFT] (ms)",
+            s.latency.ttft_ms.mean(),
+        );
+        line(
+            &mut o,
+            "Average time-per-output-token [TPOT] (ms)",
+            s.tpot_trtllm_ms.mean(),
+        );
+        line(
+            &mut o,
+            "Per User Output Speed (tps/user)",
+            s.user_output_speed.mean(),
+        );
+        let _ = write!(
+            o,
+            "\n-- Per-Request Time-per-Output-Token [TPOT] Breakdown (ms)\n\n{}\n",
+            breakdown("TPOT", &s.tpot_trtllm_ms)
+        );
+        let _ = write!(
+            o,
+            "\n-- Per-Request Time-to-First-Token [TTFT] Breakdown (ms) \n\n{}\n",
+            breakdown("TTFT", &s.latency.ttft_ms)
+        );
+        let _ = write!(
+            o,
+            "\n-- Per-Request Generation Throughput [GTPS] Breakdown (tps/user)\n\n{}\n",
+            breakdown("GTPS", &s.user_output_speed)
+        );
     }
     let lat = &s.latency.e2e_ms;
     let rows = [
@@ -59,8 +99,15 @@ pub fn report(s: &Summary, info: &RunInfo) -> String {
         ("MAXIMUM", lat.max()),
         ("AVERAGE", lat.mean()),
     ];
-    let lat_rows: Vec<String> = rows.iter().map(|(k, v)| format!("[Latency] {k:<7}: {v:.4}")).collect();
-    let _ = write!(o, "\n-- Request Latency Breakdown (ms) -----------------------\n\n{}\n", lat_rows.join("\n"));
+    let lat_rows: Vec<String> = rows
+        .iter()
+        .map(|(k, v)| format!("[Latency] {k:<7}: {v:.4}"))
+        .collect();
+    let _ = write!(
+        o,
+        "\n-- Request Latency Breakdown (ms) -----------------------\n\n{}\n",
+        lat_rows.join("\n")
+    );
     o
 }
 
@@ -74,7 +121,10 @@ fn breakdown(tag: &str, d: &Distribution) -> String {
         ("P95", d.percentile(95.0, Method::Index)),
         ("P99", d.percentile(99.0, Method::Index)),
     ];
-    rows.iter().map(|(k, v)| format!("[{tag}] {k:<7}: {v:.4}")).collect::<Vec<_>>().join("\n")
+    rows.iter()
+        .map(|(k, v)| format!("[{tag}] {k:<7}: {v:.4}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -96,8 +146,18 @@ mod tests {
             end_ns: ms(end_ms),
             input_tokens: 10,
             requested_output_tokens: None,
-            usage: ServerUsage { prompt_tokens: Some(10), completion_tokens: Some(offsets.len() as u64) },
-            chunks: offsets.iter().map(|&o| Chunk { offset_ns: ms(o), tokens: 1, text_bytes: 3 }).collect(),
+            usage: ServerUsage {
+                prompt_tokens: Some(10),
+                completion_tokens: Some(offsets.len() as u64),
+            },
+            chunks: offsets
+                .iter()
+                .map(|&o| Chunk {
+                    offset_ns: ms(o),
+                    tokens: 1,
+                    text_bytes: 3,
+                })
+                .collect(),
             outcome: Outcome::Completed,
         }
     }
@@ -105,12 +165,22 @@ mod tests {
     #[test]
     fn overview_labels_values_and_index_percentiles() {
         // two requests: e2e 100 ms (ttft 20, 5 tokens) and 200 ms (ttft 40, 5 tokens); span 200 ms
-        let recs = vec![rec(0, &[20, 40, 60, 80, 100], 100), rec(0, &[40, 80, 120, 160, 200], 200)];
+        let recs = vec![
+            rec(0, &[20, 40, 60, 80, 100], 100),
+            rec(0, &[40, 80, 120, 160, 200], 200),
+        ];
         let s = Summary::from_records(&recs, None);
-        let info = RunInfo { gpus: 2, streaming: true, ..Default::default() };
+        let info = RunInfo {
+            gpus: 2,
+            streaming: true,
+            ..Default::default()
+        };
         let r = report(&s, &info);
         assert!(r.contains("= PERFORMANCE OVERVIEW \n"));
-        assert!(r.contains("Request Throughput (req/sec):                     10.0000\n"), "{r}");
+        assert!(
+            r.contains("Request Throughput (req/sec):                     10.0000\n"),
+            "{r}"
+        );
         assert!(r.contains("Total Output Throughput (tokens/sec):             50.0000\n"));
         assert!(r.contains("Total Token Throughput (tokens/sec):              150.0000\n"));
         assert!(r.contains("Total Latency (ms):                               200.0000\n"));

@@ -13,7 +13,9 @@ pub use prompts::{LengthSpec, PromptSet, PromptText};
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
     /// Nothing at the given path.
-    #[error("tokenizer not found at {0}: pass a tokenizer.json file or a model folder holding one")]
+    #[error(
+        "tokenizer not found at {0}: pass a tokenizer.json file or a model folder holding one"
+    )]
     NotFound(PathBuf),
     /// The file exists but is not a tokenizer.
     #[error("failed to load tokenizer {path}: {message}")]
@@ -62,13 +64,22 @@ impl Tokenizer {
 
     /// A Hugging Face `tokenizer.json`, or a folder holding one.
     pub fn from_path(path: &Path) -> Result<Tokenizer, TokenizerError> {
-        let file = if path.is_dir() { path.join("tokenizer.json") } else { path.to_path_buf() };
+        let file = if path.is_dir() {
+            path.join("tokenizer.json")
+        } else {
+            path.to_path_buf()
+        };
         if !file.is_file() {
             return Err(TokenizerError::NotFound(file));
         }
-        let tok = tokenizers::Tokenizer::from_file(&file)
-            .map_err(|e| TokenizerError::Load { path: file.clone(), message: e.to_string() })?;
-        Self::with_backend(Backend::HuggingFace(Box::new(tok)), file.display().to_string())
+        let tok = tokenizers::Tokenizer::from_file(&file).map_err(|e| TokenizerError::Load {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
+        Self::with_backend(
+            Backend::HuggingFace(Box::new(tok)),
+            file.display().to_string(),
+        )
     }
 
     /// `from_path` when a path is given, else the built-in one.
@@ -80,7 +91,11 @@ impl Tokenizer {
     }
 
     fn with_backend(backend: Backend, name: String) -> Result<Tokenizer, TokenizerError> {
-        let mut inner = Inner { backend, name, words: Vec::new() };
+        let mut inner = Inner {
+            backend,
+            name,
+            words: Vec::new(),
+        };
         let mut seen = std::collections::HashSet::new();
         let words: Vec<String> = CANDIDATE_WORDS
             .split_whitespace()
@@ -92,7 +107,9 @@ impl Tokenizer {
             return Err(TokenizerError::NoWords(inner.name));
         }
         inner.words = words;
-        Ok(Tokenizer { inner: Arc::new(inner) })
+        Ok(Tokenizer {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Where it came from, for result files.
@@ -135,14 +152,20 @@ impl Inner {
     fn encode(&self, text: &str) -> Vec<u32> {
         match &self.backend {
             Backend::Tiktoken(b) => b.encode_ordinary(text),
-            Backend::HuggingFace(t) => t.encode_fast(text, false).map(|e| e.get_ids().to_vec()).unwrap_or_default(),
+            Backend::HuggingFace(t) => t
+                .encode_fast(text, false)
+                .map(|e| e.get_ids().to_vec())
+                .unwrap_or_default(),
         }
     }
 }
 
 impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokenizer").field("name", &self.inner.name).field("words", &self.inner.words.len()).finish()
+        f.debug_struct("Tokenizer")
+            .field("name", &self.inner.name)
+            .field("words", &self.inner.words.len())
+            .finish()
     }
 }
 

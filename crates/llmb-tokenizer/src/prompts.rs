@@ -48,19 +48,33 @@ impl LengthSpec {
 
 impl PromptSet {
     /// Builds `count` prompts with lengths drawn from `lengths`, using all cores.
-    pub fn synthetic(tok: &Tokenizer, count: usize, lengths: LengthSpec, seed: u64) -> Result<PromptSet, TokenizerError> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(count.max(1));
+    pub fn synthetic(
+        tok: &Tokenizer,
+        count: usize,
+        lengths: LengthSpec,
+        seed: u64,
+    ) -> Result<PromptSet, TokenizerError> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(count.max(1));
         let per = count.div_ceil(threads.max(1));
         let results: Vec<Result<Vec<PromptText>, TokenizerError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     let range = (t * per)..((t + 1) * per).min(count);
                     s.spawn(move || {
-                        range.map(|i| one_prompt(tok, lengths.draw(seed, i as u64 * 2), seed, i as u64)).collect()
+                        range
+                            .map(|i| {
+                                one_prompt(tok, lengths.draw(seed, i as u64 * 2), seed, i as u64)
+                            })
+                            .collect()
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("prompt thread panicked")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("prompt thread panicked"))
+                .collect()
         });
         let mut prompts = Vec::with_capacity(count);
         for r in results {
@@ -71,7 +85,12 @@ impl PromptSet {
 }
 
 /// One prompt of exactly `n` tokens.
-fn one_prompt(tok: &Tokenizer, n: u64, seed: u64, index: u64) -> Result<PromptText, TokenizerError> {
+fn one_prompt(
+    tok: &Tokenizer,
+    n: u64,
+    seed: u64,
+    index: u64,
+) -> Result<PromptText, TokenizerError> {
     let words = tok.words();
     let mut rng = Rng::for_item(seed, index * 2 + 1);
     let pick = |rng: &mut Rng| words[rng.below(words.len() as u64) as usize].as_str();
@@ -124,7 +143,10 @@ mod tests {
     #[test]
     fn varied_lengths_are_exact_too() {
         let tok = Tokenizer::builtin().unwrap();
-        let spec = LengthSpec { mean: 40, stddev: 20.0 };
+        let spec = LengthSpec {
+            mean: 40,
+            stddev: 20.0,
+        };
         let set = PromptSet::synthetic(&tok, 50, spec, 1).unwrap();
         let mut distinct = std::collections::BTreeSet::new();
         for (i, p) in set.prompts.iter().enumerate() {
@@ -132,6 +154,12 @@ mod tests {
             distinct.insert(p.tokens);
         }
         assert!(distinct.len() > 10);
-        assert_eq!(PromptSet::synthetic(&tok, 1, LengthSpec::fixed(1), 0).unwrap().prompts[0].tokens, 1);
+        assert_eq!(
+            PromptSet::synthetic(&tok, 1, LengthSpec::fixed(1), 0)
+                .unwrap()
+                .prompts[0]
+                .tokens,
+            1
+        );
     }
 }

@@ -39,7 +39,12 @@ impl Live {
                     let done = s.completed + s.failed;
                     let bar = if s.planned > 0 {
                         let filled = (done * 24 / s.planned.max(1)).min(24) as usize;
-                        format!("[{}{}] {done}/{}", "=".repeat(filled), " ".repeat(24 - filled), s.planned)
+                        format!(
+                            "[{}{}] {done}/{}",
+                            "=".repeat(filled),
+                            " ".repeat(24 - filled),
+                            s.planned
+                        )
                     } else {
                         format!("{done} done")
                     };

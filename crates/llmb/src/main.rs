@@ -12,7 +12,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             #[allow(clippy::print_stderr)]
@@ -28,7 +31,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code.0),
         Err(e) => {
-            let code = if e.downcast_ref::<commands::BadInput>().is_some() { 2 } else { 1 };
+            let code = if e.downcast_ref::<commands::BadInput>().is_some() {
+                2
+            } else {
+                1
+            };
             #[allow(clippy::print_stderr)]
             {
                 eprintln!("error: {e:#}");

@@ -20,7 +20,11 @@ pub struct StepCost {
 
 impl Default for StepCost {
     fn default() -> Self {
-        StepCost { base_ms: 2.0, per_prefill_token_ms: 0.01, per_decode_seq_ms: 0.02 }
+        StepCost {
+            base_ms: 2.0,
+            per_prefill_token_ms: 0.01,
+            per_decode_seq_ms: 0.02,
+        }
     }
 }
 

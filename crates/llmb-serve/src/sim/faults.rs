@@ -21,8 +21,13 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// All kinds, in the order `--fault-kinds` documents them.
-    pub const ALL: [FaultKind; 5] =
-        [FaultKind::Http500, FaultKind::Http429, FaultKind::Reset, FaultKind::Stall, FaultKind::Malformed];
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Http500,
+        FaultKind::Http429,
+        FaultKind::Reset,
+        FaultKind::Stall,
+        FaultKind::Malformed,
+    ];
 
     /// The command-line name.
     pub fn as_str(self) -> &'static str {
@@ -39,10 +44,13 @@ impl FaultKind {
 impl FromStr for FaultKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown fault kind `{s}`; use one of {}", names.join(", "))
-        })
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown fault kind `{s}`; use one of {}", names.join(", "))
+            })
     }
 }
 
@@ -60,7 +68,11 @@ pub struct FaultPlan {
 impl FaultPlan {
     /// No faults.
     pub fn none() -> FaultPlan {
-        FaultPlan { rate: 0.0, kinds: Vec::new(), seed: 0 }
+        FaultPlan {
+            rate: 0.0,
+            kinds: Vec::new(),
+            seed: 0,
+        }
     }
 
     /// The fault (if any) for the `n`-th request the server received.
@@ -79,11 +91,17 @@ mod tests {
 
     #[test]
     fn rate_is_respected_and_seeded() {
-        let plan = FaultPlan { rate: 0.05, kinds: vec![FaultKind::Reset, FaultKind::Http500], seed: 3 };
+        let plan = FaultPlan {
+            rate: 0.05,
+            kinds: vec![FaultKind::Reset, FaultKind::Http500],
+            seed: 3,
+        };
         let picks: Vec<_> = (0..10_000).map(|n| plan.pick(n)).collect();
         let hit = picks.iter().filter(|p| p.is_some()).count();
         assert!((400..600).contains(&hit), "{hit}");
-        assert!(picks.contains(&Some(FaultKind::Reset)) && picks.contains(&Some(FaultKind::Http500)));
+        assert!(
+            picks.contains(&Some(FaultKind::Reset)) && picks.contains(&Some(FaultKind::Http500))
+        );
         assert_eq!(picks, (0..10_000).map(|n| plan.pick(n)).collect::<Vec<_>>());
         assert_eq!(FaultPlan::none().pick(1), None);
     }

@@ -46,7 +46,8 @@ pub struct Job {
 /// raised to `min_tokens` and capped at `max_tokens`.
 pub fn output_length(cfg: &SimConfig, n: u64, s: &Sampling, max_tokens: Option<u64>) -> u64 {
     let (lo, hi) = cfg.natural_output;
-    let natural = lo + Rng::for_item(cfg.seed ^ 0x0u64.wrapping_sub(7), n).below(hi.saturating_sub(lo) + 1);
+    let natural =
+        lo + Rng::for_item(cfg.seed ^ 0x0u64.wrapping_sub(7), n).below(hi.saturating_sub(lo) + 1);
     let len = match (s.ignores_eos(), max_tokens) {
         (true, Some(max)) => max,
         _ => natural.max(s.min_tokens.unwrap_or(0)),
@@ -77,23 +78,47 @@ impl Source {
 /// Starts the generation and returns the response (its body streams as tokens come).
 pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<SimBody>> {
     match job.fault {
-        Some(FaultKind::Http500) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "injected fault: internal error")),
-        Some(FaultKind::Http429) => return Err(error(StatusCode::TOO_MANY_REQUESTS, "injected fault: too many requests")),
+        Some(FaultKind::Http500) => {
+            return Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "injected fault: internal error",
+            ))
+        }
+        Some(FaultKind::Http429) => {
+            return Err(error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "injected fault: too many requests",
+            ))
+        }
         _ => {}
     }
     let source = match &app.cfg.timing {
-        Timing::Fixed { ttft, itl } => Source::Fixed { next: job.arrival + *ttft, itl: *itl },
+        Timing::Fixed { ttft, itl } => Source::Fixed {
+            next: job.arrival + *ttft,
+            itl: *itl,
+        },
         Timing::Batched(_) => {
             let (tx, rx) = mpsc::unbounded_channel();
-            let sched = app.scheduler.as_ref().expect("batched timing has a scheduler");
-            if !sched.admit(Admit { prompt_tokens: job.prompt_tokens, output_tokens: job.output_tokens, tokens: tx }) {
+            let sched = app
+                .scheduler
+                .as_ref()
+                .expect("batched timing has a scheduler");
+            if !sched.admit(Admit {
+                prompt_tokens: job.prompt_tokens,
+                output_tokens: job.output_tokens,
+                tokens: tx,
+            }) {
                 return Err(error(StatusCode::SERVICE_UNAVAILABLE, "engine stopped"));
             }
             Source::Batched(rx)
         }
     };
     let (tx, rx) = mpsc::channel(32);
-    let content_type = if job.stream { "text/event-stream" } else { "application/json" };
+    let content_type = if job.stream {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
     tokio::spawn(run(app, job, source, tx));
     Ok(Response::builder()
         .status(StatusCode::OK)
@@ -111,7 +136,9 @@ async fn run(app: Arc<App>, job: Job, mut source: Source, tx: Tx) {
     if fixed {
         app.metrics.request_started(kv);
     }
-    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let writer = ChunkWriter::new(job.endpoint, job.n, created, &app.cfg.model);
     let words = app.tokenizer.words();
     let mut rng = Rng::for_item(app.cfg.seed, job.n);
@@ -121,19 +148,25 @@ async fn run(app: Arc<App>, job: Job, mut source: Source, tx: Tx) {
     let mut text = String::new();
     let mut buf = Vec::with_capacity(512);
     let mut sent_first = false;
-    let finish = if job.output_tokens > 0 { "length" } else { "stop" };
+    let finish = if job.output_tokens > 0 {
+        "length"
+    } else {
+        "stop"
+    };
     'gen: while produced < job.output_tokens {
         let Some(k) = source.next().await else { break };
         for _ in 0..k {
             if produced == 0 {
-                app.metrics.observe_ttft(job.arrival.elapsed().as_secs_f64());
+                app.metrics
+                    .observe_ttft(job.arrival.elapsed().as_secs_f64());
             }
             produced += 1;
             pending += 1;
             text.push(' ');
             text.push_str(&words[rng.below(words.len() as u64) as usize]);
             if fixed {
-                app.metrics.add_tokens(if produced == 1 { job.prompt_tokens } else { 0 }, 1);
+                app.metrics
+                    .add_tokens(if produced == 1 { job.prompt_tokens } else { 0 }, 1);
             }
             let last = produced == job.output_tokens;
             if job.stream && (pending >= job.interval || last) {
@@ -158,7 +191,14 @@ async fn run(app: Arc<App>, job: Job, mut source: Source, tx: Tx) {
         }
     }
     if !job.stream && produced == job.output_tokens {
-        let _ = tx.send(Ok(Bytes::from(writer.full(&text, finish, job.prompt_tokens, produced)))).await;
+        let _ = tx
+            .send(Ok(Bytes::from(writer.full(
+                &text,
+                finish,
+                job.prompt_tokens,
+                produced,
+            ))))
+            .await;
     }
     if fixed {
         app.metrics.request_ended(kv);
@@ -169,16 +209,28 @@ async fn run(app: Arc<App>, job: Job, mut source: Source, tx: Tx) {
 async fn inject(fault: Option<FaultKind>, stream: bool, tx: &Tx) -> bool {
     match fault {
         Some(FaultKind::Reset) => {
-            let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))).await;
+            let _ = tx
+                .send(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected reset",
+                )))
+                .await;
             false
         }
         Some(FaultKind::Stall) => {
             tx.closed().await;
             false
         }
-        Some(FaultKind::Malformed) if stream => tx.send(Ok(Bytes::from_static(b"data: {\"choices\":[{\"delta\":\n\n"))).await.is_ok(),
+        Some(FaultKind::Malformed) if stream => tx
+            .send(Ok(Bytes::from_static(
+                b"data: {\"choices\":[{\"delta\":\n\n",
+            )))
+            .await
+            .is_ok(),
         Some(FaultKind::Malformed) => {
-            let _ = tx.send(Ok(Bytes::from_static(b"{\"choices\":[{\"message\":"))).await;
+            let _ = tx
+                .send(Ok(Bytes::from_static(b"{\"choices\":[{\"message\":")))
+                .await;
             false
         }
         _ => true,

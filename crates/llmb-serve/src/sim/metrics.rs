@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// TTFT histogram bucket upper bounds, seconds (vLLM's).
-const TTFT_BUCKETS: [f64; 15] = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0];
+const TTFT_BUCKETS: [f64; 15] = [
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Shared counters.
 #[derive(Debug, Default)]
@@ -74,28 +76,81 @@ impl SimMetrics {
     /// Prometheus text exposition.
     pub fn render(&self, model: &str) -> String {
         let mut out = String::with_capacity(2048);
-        let l = format!("model_name=\"{}\"", model.replace('\\', "\\\\").replace('"', "\\\""));
+        let l = format!(
+            "model_name=\"{}\"",
+            model.replace('\\', "\\\\").replace('"', "\\\"")
+        );
         let gauge = |out: &mut String, name: &str, help: &str, v: String| {
-            let _ = writeln!(out, "# HELP llmb:{name} {help}\n# TYPE llmb:{name} gauge\nllmb:{name}{{{l}}} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP llmb:{name} {help}\n# TYPE llmb:{name} gauge\nllmb:{name}{{{l}}} {v}"
+            );
         };
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP llmb:{name} {help}\n# TYPE llmb:{name} counter\nllmb:{name}{{{l}}} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP llmb:{name} {help}\n# TYPE llmb:{name} counter\nllmb:{name}{{{l}}} {v}"
+            );
         };
-        gauge(&mut out, "num_requests_running", "Requests in the running batch.", self.running.load(Relaxed).to_string());
-        gauge(&mut out, "num_requests_waiting", "Requests waiting to be scheduled.", self.waiting.load(Relaxed).to_string());
+        gauge(
+            &mut out,
+            "num_requests_running",
+            "Requests in the running batch.",
+            self.running.load(Relaxed).to_string(),
+        );
+        gauge(
+            &mut out,
+            "num_requests_waiting",
+            "Requests waiting to be scheduled.",
+            self.waiting.load(Relaxed).to_string(),
+        );
         let cap = self.kv_capacity.load(Relaxed).max(1) as f64;
-        gauge(&mut out, "kv_cache_usage_perc", "KV-cache usage, 0 to 1.", format!("{}", self.kv_used.load(Relaxed) as f64 / cap));
-        counter(&mut out, "prompt_tokens_total", "Prompt tokens processed.", self.prompt_tokens.load(Relaxed));
-        counter(&mut out, "generation_tokens_total", "Tokens generated.", self.generation_tokens.load(Relaxed));
-        counter(&mut out, "request_received_total", "Generation requests received.", self.requests.load(Relaxed));
-        let _ = writeln!(out, "# HELP llmb:time_to_first_token_seconds Time from arrival to the first token.");
+        gauge(
+            &mut out,
+            "kv_cache_usage_perc",
+            "KV-cache usage, 0 to 1.",
+            format!("{}", self.kv_used.load(Relaxed) as f64 / cap),
+        );
+        counter(
+            &mut out,
+            "prompt_tokens_total",
+            "Prompt tokens processed.",
+            self.prompt_tokens.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "generation_tokens_total",
+            "Tokens generated.",
+            self.generation_tokens.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "request_received_total",
+            "Generation requests received.",
+            self.requests.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP llmb:time_to_first_token_seconds Time from arrival to the first token."
+        );
         let _ = writeln!(out, "# TYPE llmb:time_to_first_token_seconds histogram");
         for (bound, bucket) in TTFT_BUCKETS.iter().zip(&self.ttft_buckets) {
-            let _ = writeln!(out, "llmb:time_to_first_token_seconds_bucket{{{l},le=\"{bound}\"}} {}", bucket.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "llmb:time_to_first_token_seconds_bucket{{{l},le=\"{bound}\"}} {}",
+                bucket.load(Relaxed)
+            );
         }
         let count = self.ttft_count.load(Relaxed);
-        let _ = writeln!(out, "llmb:time_to_first_token_seconds_bucket{{{l},le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "llmb:time_to_first_token_seconds_sum{{{l}}} {}", self.ttft_sum_us.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "llmb:time_to_first_token_seconds_bucket{{{l},le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "llmb:time_to_first_token_seconds_sum{{{l}}} {}",
+            self.ttft_sum_us.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "llmb:time_to_first_token_seconds_count{{{l}}} {count}");
         out
     }

@@ -105,7 +105,11 @@ impl SimHandle {
 }
 
 /// Binds `addr` and serves until stopped. Must run inside a tokio runtime.
-pub async fn spawn(cfg: SimConfig, tokenizer: Tokenizer, addr: SocketAddr) -> std::io::Result<SimHandle> {
+pub async fn spawn(
+    cfg: SimConfig,
+    tokenizer: Tokenizer,
+    addr: SocketAddr,
+) -> std::io::Result<SimHandle> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let kv = match &cfg.timing {

@@ -20,11 +20,18 @@ use super::App;
 const MAX_BODY: usize = 64 << 20;
 
 /// Dispatches one request.
-pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<SimBody>, std::convert::Infallible> {
+pub async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+) -> Result<Response<SimBody>, std::convert::Infallible> {
     let arrival = Instant::now();
     let resp = match (req.method(), req.uri().path()) {
-        (&Method::POST, "/v1/chat/completions") => generation(app, req, Endpoint::Chat, arrival).await,
-        (&Method::POST, "/v1/completions") => generation(app, req, Endpoint::Completions, arrival).await,
+        (&Method::POST, "/v1/chat/completions") => {
+            generation(app, req, Endpoint::Chat, arrival).await
+        }
+        (&Method::POST, "/v1/completions") => {
+            generation(app, req, Endpoint::Completions, arrival).await
+        }
         (&Method::GET, "/v1/models") => Ok(models(&app)),
         (&Method::GET, "/health") => Ok(json(StatusCode::OK, br#"{"status":"healthy"}"#.to_vec())),
         (&Method::GET, "/metrics") => Ok(Response::builder()
@@ -32,7 +39,10 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Si
             .body(SimBody::full(app.metrics.render(&app.cfg.model)))
             .expect("static response")),
         (_, "/v1/chat/completions" | "/v1/completions" | "/v1/models" | "/health" | "/metrics") => {
-            Err(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed for this route"))
+            Err(error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed for this route",
+            ))
         }
         (_, path) => Err(error(StatusCode::NOT_FOUND, &format!("no route {path}"))),
     };
@@ -40,7 +50,10 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Si
 }
 
 fn models(app: &App) -> Response<SimBody> {
-    let created = app.started.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let created = app
+        .started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let body = serde_json::json!({
         "object": "list",
         "data": [{"id": app.cfg.model, "object": "model", "created": created, "owned_by": "llmb"}]
@@ -69,7 +82,12 @@ async fn generation(
                 Prompt::Ids(ids) => ids.len() as u64,
                 Prompt::Texts(v) if v.len() == 1 => app.tokenizer.count(&v[0]) as u64,
                 Prompt::IdLists(v) if v.len() == 1 => v[0].len() as u64,
-                _ => return Err(error(StatusCode::BAD_REQUEST, "batched prompts are not supported: send one prompt per request")),
+                _ => {
+                    return Err(error(
+                        StatusCode::BAD_REQUEST,
+                        "batched prompts are not supported: send one prompt per request",
+                    ))
+                }
             };
             let max = r.sampling.max_tokens.or(Some(16));
             (r.model, r.sampling, tokens, max)
@@ -77,11 +95,20 @@ async fn generation(
     };
     if let Some(m) = model.as_deref() {
         if m != app.cfg.model {
-            return Err(error(StatusCode::NOT_FOUND, &format!("The model `{m}` does not exist; this server serves `{}`", app.cfg.model)));
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "The model `{m}` does not exist; this server serves `{}`",
+                    app.cfg.model
+                ),
+            ));
         }
     }
     if max_tokens == Some(0) {
-        return Err(error(StatusCode::BAD_REQUEST, "max_tokens must be at least 1"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "max_tokens must be at least 1",
+        ));
     }
     let n = app.metrics.request_received();
     let served = app.served.fetch_add(1, Relaxed);
@@ -93,27 +120,39 @@ async fn generation(
         output_tokens: generate::output_length(&app.cfg, served, &sampling, max_tokens),
         stream: sampling.streams(),
         include_usage: sampling.include_usage(),
-        interval: sampling.stream_interval.unwrap_or(app.cfg.stream_interval).max(1),
+        interval: sampling
+            .stream_interval
+            .unwrap_or(app.cfg.stream_interval)
+            .max(1),
         fault: app.cfg.faults.pick(n),
     };
     generate::respond(app, job)
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<SimBody>> {
-    let collected = req
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("could not read the request body: {e}")))?;
+    let collected = req.into_body().collect().await.map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("could not read the request body: {e}"),
+        )
+    })?;
     let b = collected.to_bytes();
     if b.len() > MAX_BODY {
-        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "request body over 64 MiB"));
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body over 64 MiB",
+        ));
     }
     Ok(b)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, Response<SimBody>> {
-    serde_json::from_slice(raw).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}")))
+    serde_json::from_slice(raw).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid request body: {e}"),
+        )
+    })
 }
 
 /// A JSON response.
@@ -134,6 +173,7 @@ pub fn error(status: StatusCode, message: &str) -> Response<SimBody> {
         429 => "rate_limit_error",
         _ => "server_error",
     };
-    let body = serde_json::json!({"error": {"message": message, "type": kind, "code": status.as_u16()}});
+    let body =
+        serde_json::json!({"error": {"message": message, "type": kind, "code": status.as_u16()}});
     json(status, body.to_string().into_bytes())
 }

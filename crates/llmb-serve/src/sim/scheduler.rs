@@ -33,7 +33,12 @@ pub struct SchedulerConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { max_batch_size: 256, max_num_tokens: 8192, kv_cache_tokens: 2_000_000, cost: StepCost::default() }
+        SchedulerConfig {
+            max_batch_size: 256,
+            max_num_tokens: 8192,
+            kv_cache_tokens: 2_000_000,
+            cost: StepCost::default(),
+        }
     }
 }
 
@@ -94,7 +99,12 @@ pub struct State {
 impl State {
     /// An idle engine.
     pub fn new(cfg: SchedulerConfig) -> State {
-        State { cfg, waiting: VecDeque::new(), running: Vec::new(), kv_used: 0 }
+        State {
+            cfg,
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            kv_used: 0,
+        }
     }
 
     /// Queues a sequence; refuses one that could never fit the KV cache.
@@ -131,7 +141,9 @@ impl State {
                 self.waiting.pop_front();
                 continue;
             }
-            if self.running.len() >= self.cfg.max_batch_size || self.kv_used + next.kv_need() > self.cfg.kv_cache_tokens {
+            if self.running.len() >= self.cfg.max_batch_size
+                || self.kv_used + next.kv_need() > self.cfg.kv_cache_tokens
+            {
                 break;
             }
             let s = self.waiting.pop_front().expect("front exists");
@@ -152,7 +164,10 @@ impl State {
                 take
             })
             .collect();
-        StepPlan { prefill, decode_seqs }
+        StepPlan {
+            prefill,
+            decode_seqs,
+        }
     }
 
     /// Applies a finished iteration: advances prefills, emits tokens, retires finished
@@ -171,7 +186,8 @@ impl State {
                 let _ = s.tokens.send(1);
             }
         }
-        self.running.retain(|s| s.generated < s.target && !s.tokens.is_closed());
+        self.running
+            .retain(|s| s.generated < s.target && !s.tokens.is_closed());
         self.kv_used = self.running.iter().map(Seq::kv_need).sum();
         (plan.prefill_tokens(), generated, firsts)
     }
@@ -202,7 +218,11 @@ impl SchedulerHandle {
     }
 }
 
-async fn scheduler_task(mut state: State, mut rx: mpsc::UnboundedReceiver<Admit>, metrics: Arc<SimMetrics>) {
+async fn scheduler_task(
+    mut state: State,
+    mut rx: mpsc::UnboundedReceiver<Admit>,
+    metrics: Arc<SimMetrics>,
+) {
     let mut next_step = Instant::now();
     loop {
         if state.is_idle() {
@@ -240,12 +260,22 @@ mod tests {
     use super::*;
 
     fn cfg(batch: usize, tokens: u64, kv: u64) -> SchedulerConfig {
-        SchedulerConfig { max_batch_size: batch, max_num_tokens: tokens, kv_cache_tokens: kv, cost: StepCost::default() }
+        SchedulerConfig {
+            max_batch_size: batch,
+            max_num_tokens: tokens,
+            kv_cache_tokens: kv,
+            cost: StepCost::default(),
+        }
     }
 
     fn admit(st: &mut State, prompt: u64, out: u64) -> mpsc::UnboundedReceiver<u32> {
         let (tx, rx) = mpsc::unbounded_channel();
-        st.push(Admit { prompt_tokens: prompt, output_tokens: out, tokens: tx }).unwrap();
+        st.push(Admit {
+            prompt_tokens: prompt,
+            output_tokens: out,
+            tokens: tx,
+        })
+        .unwrap();
         rx
     }
 
@@ -311,7 +341,13 @@ mod tests {
         st.apply(&p);
         assert_eq!(drain(&mut b), 1);
         let (tx, _rx) = mpsc::unbounded_channel();
-        assert!(st.push(Admit { prompt_tokens: 90, output_tokens: 20, tokens: tx }).is_err());
+        assert!(st
+            .push(Admit {
+                prompt_tokens: 90,
+                output_tokens: 20,
+                tokens: tx
+            })
+            .is_err());
     }
 
     #[test]

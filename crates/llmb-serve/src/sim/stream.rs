@@ -86,7 +86,9 @@ impl ChunkWriter {
         match self.endpoint {
             Endpoint::Chat => {
                 self.head(&mut out, "chat.completion");
-                out.extend_from_slice(b",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+                out.extend_from_slice(
+                    b",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":",
+                );
                 push_json_str(&mut out, text);
                 out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":");
             }
@@ -179,11 +181,13 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&events(&buf)[0]).unwrap();
         assert_eq!(v["choices"][0]["text"], " x\n");
         assert_eq!(v["object"], "text_completion");
-        let full: serde_json::Value = serde_json::from_slice(&w.full(" a b", "stop", 3, 2)).unwrap();
+        let full: serde_json::Value =
+            serde_json::from_slice(&w.full(" a b", "stop", 3, 2)).unwrap();
         assert_eq!(full["choices"][0]["text"], " a b");
         assert_eq!(full["usage"]["total_tokens"], 5);
         let chat = ChunkWriter::new(Endpoint::Chat, 1, 0, "m");
-        let full: serde_json::Value = serde_json::from_slice(&chat.full("hi", "length", 3, 1)).unwrap();
+        let full: serde_json::Value =
+            serde_json::from_slice(&chat.full("hi", "length", 3, 1)).unwrap();
         assert_eq!(full["choices"][0]["message"]["content"], "hi");
         assert_eq!(full["object"], "chat.completion");
     }

@@ -125,7 +125,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_stream: bool,
     /// Concurrency: N (closed loop), -1 (no client limit), or a comma list to sweep.
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, default_value = "32")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        default_value = "32"
+    )]
     pub concurrency: Vec<i64>,
     /// Requests per second (default: as fast as the concurrency allows).
     #[arg(long)]
@@ -176,7 +181,10 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     } else {
         (s, 1.0)
     };
-    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a duration; write e.g. 30s, 2m, 500ms"))?;
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration; write e.g. 30s, 2m, 500ms"))?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("`{s}`: the duration must be positive"));
     }

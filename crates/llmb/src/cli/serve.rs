@@ -70,6 +70,10 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
     /// Fault kinds to draw from: http500, http429, reset, stall, malformed.
-    #[arg(long, value_delimiter = ',', default_value = "http500,http429,reset,stall,malformed")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "http500,http429,reset,stall,malformed"
+    )]
     pub fault_kinds: Vec<String>,
 }

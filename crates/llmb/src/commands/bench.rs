@@ -38,14 +38,31 @@ struct Point {
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
     // ---- resolve and validate everything before any traffic ----
     if a.isl <= 0 || a.osl <= 0 {
-        return Err(bad(format!("--isl and --osl must be positive (got {} and {})", a.isl, a.osl)));
+        return Err(bad(format!(
+            "--isl and --osl must be positive (got {} and {})",
+            a.isl, a.osl
+        )));
     }
-    let concurrencies =
-        a.concurrency.iter().map(|c| Concurrency::from_flag(*c)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
-    let use_cases: Vec<UseCase> = a.use_cases.iter().map(|s| usecase::parse(s)).collect::<Result<Vec<_>, _>>().map_err(bad)?.into_iter().flatten().collect();
+    let concurrencies = a
+        .concurrency
+        .iter()
+        .map(|c| Concurrency::from_flag(*c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let use_cases: Vec<UseCase> = a
+        .use_cases
+        .iter()
+        .map(|s| usecase::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?
+        .into_iter()
+        .flatten()
+        .collect();
     if let Some(r) = a.request_rate {
         if !(r > 0.0 && r.is_finite()) {
-            return Err(bad(format!("--request-rate {r} must be a positive number of requests per second")));
+            return Err(bad(format!(
+                "--request-rate {r} must be a positive number of requests per second"
+            )));
         }
     }
     if !(a.burstiness > 0.0 && a.burstiness.is_finite()) {
@@ -57,25 +74,49 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
     if a.gpus == 0 {
         return Err(bad("--gpus must be at least 1"));
     }
-    let slo = a.slo.as_deref().map(Slo::parse).transpose().map_err(|e| bad(e.to_string()))?;
-    let fail_if = a.fail_if.as_deref().map(FailIf::parse_list).transpose().map_err(|e| bad(e.to_string()))?.unwrap_or_default();
+    let slo = a
+        .slo
+        .as_deref()
+        .map(Slo::parse)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?;
+    let fail_if = a
+        .fail_if
+        .as_deref()
+        .map(FailIf::parse_list)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?
+        .unwrap_or_default();
     let extra_body = match &a.extra_body {
         Some(s) => match serde_json::from_str::<Value>(s) {
             Ok(Value::Object(m)) => m,
-            _ => return Err(bad(format!("--extra-body must be a JSON object, e.g. '{{\"temperature\": 0}}' (got `{s}`)"))),
+            _ => {
+                return Err(bad(format!(
+                    "--extra-body must be a JSON object, e.g. '{{\"temperature\": 0}}' (got `{s}`)"
+                )))
+            }
         },
         None => Default::default(),
     };
     let mut headers = Vec::new();
     for h in &a.headers {
-        let (k, v) = h.split_once(':').ok_or_else(|| bad(format!("--header `{h}` is not K:V")))?;
-        let name = HeaderName::try_from(k.trim()).map_err(|_| bad(format!("--header `{h}`: bad header name")))?;
-        let value = HeaderValue::try_from(v.trim()).map_err(|_| bad(format!("--header `{h}`: bad header value")))?;
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| bad(format!("--header `{h}` is not K:V")))?;
+        let name = HeaderName::try_from(k.trim())
+            .map_err(|_| bad(format!("--header `{h}`: bad header name")))?;
+        let value = HeaderValue::try_from(v.trim())
+            .map_err(|_| bad(format!("--header `{h}`: bad header value")))?;
         headers.push((name, value));
     }
     if let Ok(key) = std::env::var(&a.api_key_env) {
         if !key.is_empty() {
-            let mut v = HeaderValue::try_from(format!("Bearer {key}")).map_err(|_| bad(format!("${} holds characters not allowed in a header", a.api_key_env)))?;
+            let mut v = HeaderValue::try_from(format!("Bearer {key}")).map_err(|_| {
+                bad(format!(
+                    "${} holds characters not allowed in a header",
+                    a.api_key_env
+                ))
+            })?;
             v.set_sensitive(true);
             headers.push((http::header::AUTHORIZATION, v));
         }
@@ -98,24 +139,43 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             (Some(e), url)
         }
     };
-    let target = Target { base_url: base_url.clone(), endpoint, headers, timeout: a.timeout };
+    let target = Target {
+        base_url: base_url.clone(),
+        endpoint,
+        headers,
+        timeout: a.timeout,
+    };
     target.uri("/").map_err(|e| bad(e.to_string()))?;
     let client = HttpClient::new(Duration::from_secs(10));
     let model = match client.get_json(&target, "/v1/models").await {
         Ok(v) => match (&a.model, v["data"][0]["id"].as_str()) {
             (Some(m), _) => m.clone(),
             (None, Some(m)) => m.to_owned(),
-            (None, None) => return Err(bad(format!("{base_url} lists no models at /v1/models; pass --model"))),
+            (None, None) => {
+                return Err(bad(format!(
+                    "{base_url} lists no models at /v1/models; pass --model"
+                )))
+            }
         },
-        Err(e @ ClientError::Unreachable { .. }) | Err(e @ ClientError::BadUrl(..)) => return Err(bad(e.to_string())),
+        Err(e @ ClientError::Unreachable { .. }) | Err(e @ ClientError::BadUrl(..)) => {
+            return Err(bad(e.to_string()))
+        }
         Err(e) => match &a.model {
             Some(m) => m.clone(),
-            None => return Err(bad(format!("{e}; pass --model if the server has no /v1/models"))),
+            None => {
+                return Err(bad(format!(
+                    "{e}; pass --model if the server has no /v1/models"
+                )))
+            }
         },
     };
 
     // ---- points ----
-    let shapes: Vec<Option<UseCase>> = if use_cases.is_empty() { vec![None] } else { use_cases.into_iter().map(Some).collect() };
+    let shapes: Vec<Option<UseCase>> = if use_cases.is_empty() {
+        vec![None]
+    } else {
+        use_cases.into_iter().map(Some).collect()
+    };
     let mut points = Vec::new();
     for uc in &shapes {
         for c in &concurrencies {
@@ -126,16 +186,27 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
                 }
                 label.push_str(&format!("c{}", c.as_flag()));
             }
-            points.push(Point { label, use_case: uc.clone(), concurrency: *c });
+            points.push(Point {
+                label,
+                use_case: uc.clone(),
+                concurrency: *c,
+            });
         }
     }
-    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let stamp = run_dir::stamp(now_s);
     let top = match &a.output_dir {
         Some(d) => d.clone(),
         None => {
-            let (isl, osl) = shapes[0].as_ref().map_or((a.isl as u64, a.osl as u64), |u| (u.isl, u.osl));
-            let label = a.label.clone().unwrap_or_else(|| format!("{}-{isl}-{osl}", endpoint.as_str()));
+            let (isl, osl) = shapes[0]
+                .as_ref()
+                .map_or((a.isl as u64, a.osl as u64), |u| (u.isl, u.osl));
+            let label = a
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("{}-{isl}-{osl}", endpoint.as_str()));
             run_dir::default_dir(&PathBuf::from("results"), &stamp, &label)
         }
     };
@@ -150,9 +221,17 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
     let mut status = ExitStatus::OK;
     let mut sweep_rows = Vec::new();
     for point in &points {
-        let dir = if single { PointDir::new(&top) } else { PointDir::new(top.join(&point.label)) };
-        std::fs::create_dir_all(&dir.dir).with_context(|| format!("cannot create result folder {}", dir.dir.display()))?;
-        let (isl, osl) = point.use_case.as_ref().map_or((a.isl as u64, a.osl as u64), |u| (u.isl, u.osl));
+        let dir = if single {
+            PointDir::new(&top)
+        } else {
+            PointDir::new(top.join(&point.label))
+        };
+        std::fs::create_dir_all(&dir.dir)
+            .with_context(|| format!("cannot create result folder {}", dir.dir.display()))?;
+        let (isl, osl) = point
+            .use_case
+            .as_ref()
+            .map_or((a.isl as u64, a.osl as u64), |u| (u.isl, u.osl));
         let count = match (a.num_requests, a.multi_round, point.concurrency, a.duration) {
             (Some(n), _, _, _) => Some(n),
             (None, Some(k), Concurrency::Limit(c), _) => Some(c as u64 * k),
@@ -162,12 +241,20 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         };
         let distinct = count.unwrap_or(10_000) + a.warmup;
         let entries: Vec<PromptEntry> = match &a.dataset {
-            Some(p) => dataset::from_file(p, &tokenizer, Some(osl)).map_err(|e| bad(e.to_string()))?,
+            Some(p) => {
+                dataset::from_file(p, &tokenizer, Some(osl)).map_err(|e| bad(e.to_string()))?
+            }
             None => dataset::synthetic(
                 &tokenizer,
                 distinct as usize,
-                LengthSpec { mean: isl, stddev: a.isl_stddev },
-                LengthSpec { mean: osl, stddev: a.osl_stddev },
+                LengthSpec {
+                    mean: isl,
+                    stddev: a.isl_stddev,
+                },
+                LengthSpec {
+                    mean: osl,
+                    stddev: a.osl_stddev,
+                },
                 a.seed,
             )
             .map_err(|e| bad(e.to_string()))?,
@@ -184,7 +271,10 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         };
         let requests = dataset::prepare(&entries, &shape, &tokenizer);
         let arrival = match a.request_rate {
-            Some(r) => Arrival::Rate { per_second: r, burstiness: a.burstiness },
+            Some(r) => Arrival::Rate {
+                per_second: r,
+                burstiness: a.burstiness,
+            },
             None => Arrival::Immediate,
         };
         let plan = LoadPlan {
@@ -214,7 +304,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         });
         std::fs::write(dir.config(), serde_json::to_vec_pretty(&config)?)?;
         let _ = std::fs::remove_file(dir.records());
-        let sink = Sink::start(Some(&dir.records()), tokenizer.clone()).with_context(|| format!("cannot write {}", dir.records().display()))?;
+        let sink = Sink::start(Some(&dir.records()), tokenizer.clone())
+            .with_context(|| format!("cannot write {}", dir.records().display()))?;
         let progress = Arc::new(Progress::default());
         let live = Live::start(progress.clone(), point.label.clone(), a.quiet);
         let ctx = DriverContext {
@@ -258,10 +349,27 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         let csv = genai_perf::csv(&summary, &result.records, &info);
         std::fs::write(dir.overview(), &overview)?;
         std::fs::write(dir.serving_txt(), &serving_txt)?;
-        std::fs::write(dir.serving_json(), serde_json::to_vec(&serving::result_json(&summary, &result.records, &info))?)?;
-        std::fs::write(dir.genai_json(), serde_json::to_vec_pretty(&genai_perf::json(&summary, &result.records, &info, config.clone()))?)?;
+        std::fs::write(
+            dir.serving_json(),
+            serde_json::to_vec(&serving::result_json(&summary, &result.records, &info))?,
+        )?;
+        std::fs::write(
+            dir.genai_json(),
+            serde_json::to_vec_pretty(&genai_perf::json(
+                &summary,
+                &result.records,
+                &info,
+                config.clone(),
+            ))?,
+        )?;
         std::fs::write(dir.genai_csv(), &csv)?;
-        let summary_doc = summary_json::summary(&summary, &info, client_json, serde_json::to_value(&warnings)?, result.interrupted);
+        let summary_doc = summary_json::summary(
+            &summary,
+            &info,
+            client_json,
+            serde_json::to_value(&warnings)?,
+            result.interrupted,
+        );
         std::fs::write(dir.summary(), serde_json::to_vec_pretty(&summary_doc)?)?;
 
         // ---- what the user sees ----
@@ -279,8 +387,18 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         }
         let mut err = std::io::stderr().lock();
         if summary.failed() > 0 {
-            let kinds: Vec<String> = summary.failures.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            writeln!(err, "failed requests: {} of {} ({})", summary.failed(), summary.requests, kinds.join(", "))?;
+            let kinds: Vec<String> = summary
+                .failures
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            writeln!(
+                err,
+                "failed requests: {} of {} ({})",
+                summary.failed(),
+                summary.requests,
+                kinds.join(", ")
+            )?;
         }
         for w in &warnings {
             writeln!(err, "warning: {w}")?;
@@ -288,7 +406,11 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         let mut point_status = ExitStatus::OK;
         if !bound.is_empty() {
             let why: Vec<String> = bound.iter().map(ClientBound::to_string).collect();
-            writeln!(err, "client-bound: results invalid ({}); lower the load or give the client more CPU", why.join("; "))?;
+            writeln!(
+                err,
+                "client-bound: results invalid ({}); lower the load or give the client more CPU",
+                why.join("; ")
+            )?;
             point_status = ExitStatus::CLIENT_BOUND;
         }
         if summary.requests > 0 && summary.failed() * 2 > summary.requests {
@@ -311,7 +433,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             "mean_ttft_ms": summary.latency.ttft_ms.mean(), "mean_tpot_ms": summary.tpot_ms.mean(),
         }));
         if !single {
-            std::fs::write(top.join("sweep_summary.json"), serde_json::to_vec_pretty(&json!({"schema": "llmb.sweep/1", "points": sweep_rows}))?)?;
+            std::fs::write(
+                top.join("sweep_summary.json"),
+                serde_json::to_vec_pretty(
+                    &json!({"schema": "llmb.sweep/1", "points": sweep_rows}),
+                )?,
+            )?;
         }
         if point_status != ExitStatus::OK && status == ExitStatus::OK {
             status = point_status;
@@ -336,20 +463,42 @@ fn server_kind(s: ServerArg) -> ServerKind {
     }
 }
 
-fn warnings(s: &Summary, records: &[llmb_metrics::RequestRecord], interrupted: bool) -> Vec<Warning> {
+fn warnings(
+    s: &Summary,
+    records: &[llmb_metrics::RequestRecord],
+    interrupted: bool,
+) -> Vec<Warning> {
     let mut w = Vec::new();
-    let done: Vec<_> = records.iter().filter(|r| !r.warmup && r.is_completed()).collect();
+    let done: Vec<_> = records
+        .iter()
+        .filter(|r| !r.warmup && r.is_completed())
+        .collect();
     if s.input_mismatches > 0 {
         let diffs: std::collections::BTreeSet<i64> = done
             .iter()
-            .filter_map(|r| r.usage.prompt_tokens.map(|p| p as i64 - r.input_tokens as i64))
+            .filter_map(|r| {
+                r.usage
+                    .prompt_tokens
+                    .map(|p| p as i64 - r.input_tokens as i64)
+            })
             .filter(|d| *d != 0)
             .collect();
-        let constant_offset = (diffs.len() == 1 && s.input_mismatches == s.completed).then(|| *diffs.iter().next().unwrap_or(&0));
-        w.push(Warning::InputLengthMismatch { mismatched: s.input_mismatches, completed: s.completed, constant_offset });
+        let constant_offset = (diffs.len() == 1 && s.input_mismatches == s.completed)
+            .then(|| *diffs.iter().next().unwrap_or(&0));
+        w.push(Warning::InputLengthMismatch {
+            mismatched: s.input_mismatches,
+            completed: s.completed,
+            constant_offset,
+        });
     }
     if s.output_mismatches > 0 {
-        let worst = done.iter().filter(|r| r.requested_output_tokens.is_some_and(|q| q != r.output_tokens())).min_by_key(|r| r.output_tokens());
+        let worst = done
+            .iter()
+            .filter(|r| {
+                r.requested_output_tokens
+                    .is_some_and(|q| q != r.output_tokens())
+            })
+            .min_by_key(|r| r.output_tokens());
         if let Some(r) = worst {
             w.push(Warning::OutputLengthMismatch {
                 mismatched: s.output_mismatches,
@@ -359,12 +508,18 @@ fn warnings(s: &Summary, records: &[llmb_metrics::RequestRecord], interrupted: b
             });
         }
     }
-    let no_usage = done.iter().filter(|r| r.usage.completion_tokens.is_none()).count() as u64;
+    let no_usage = done
+        .iter()
+        .filter(|r| r.usage.completion_tokens.is_none())
+        .count() as u64;
     if no_usage > 0 {
         w.push(Warning::NoUsageReported { requests: no_usage });
     }
     if s.failed() > 0 {
-        w.push(Warning::RequestsFailed { failed: s.failed(), total: s.requests });
+        w.push(Warning::RequestsFailed {
+            failed: s.failed(),
+            total: s.requests,
+        });
     }
     if interrupted {
         w.push(Warning::Interrupted);

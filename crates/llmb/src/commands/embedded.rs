@@ -16,7 +16,8 @@ pub struct Embedded {
 
 /// Starts `llmb serve sim --port 0` and waits for its address.
 pub async fn start(seed: u64) -> anyhow::Result<Embedded> {
-    let exe = std::env::current_exe().context("cannot find the llmb executable to start the embedded engine")?;
+    let exe = std::env::current_exe()
+        .context("cannot find the llmb executable to start the embedded engine")?;
     let mut child = Command::new(exe)
         .args(["serve", "sim", "--port", "0", "--seed", &seed.to_string()])
         .stdout(std::process::Stdio::piped())
@@ -24,7 +25,10 @@ pub async fn start(seed: u64) -> anyhow::Result<Embedded> {
         .kill_on_drop(true)
         .spawn()
         .context("failed to start the embedded engine")?;
-    let stdout = child.stdout.take().context("embedded engine has no stdout")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("embedded engine has no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
         .await

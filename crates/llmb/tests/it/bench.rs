@@ -15,8 +15,19 @@ fn fixed_timing_is_measured_and_every_file_is_written() {
     let sim = Sim::start(&["--ttft-ms", "50", "--itl-ms", "10"]);
     let out = tempdir("fixed");
     let o = run(&[
-        "bench", "--url", &sim.url, "--isl", "128", "--osl", "64", "--concurrency", "16", "--num-requests", "200",
-        "--output-dir", out.to_str().unwrap(),
+        "bench",
+        "--url",
+        &sim.url,
+        "--isl",
+        "128",
+        "--osl",
+        "64",
+        "--concurrency",
+        "16",
+        "--num-requests",
+        "200",
+        "--output-dir",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -38,7 +49,14 @@ fn fixed_timing_is_measured_and_every_file_is_written() {
     assert!((itl - 10.0).abs() < 0.5, "itl {itl}");
     assert_eq!(g["output_sequence_length"]["avg"], 64.0);
     assert_eq!(g["input_sequence_length"]["p99"], 128.0);
-    for f in ["summary.json", "serving_result.json", "serving_result.txt", "performance_overview.txt", "config.json", "profile_export_genai_perf.csv"] {
+    for f in [
+        "summary.json",
+        "serving_result.json",
+        "serving_result.txt",
+        "performance_overview.txt",
+        "config.json",
+        "profile_export_genai_perf.csv",
+    ] {
         assert!(out.join(f).is_file(), "{f}");
     }
     let s = read_json(out.join("summary.json"));
@@ -52,33 +70,79 @@ fn fixed_timing_is_measured_and_every_file_is_written() {
 
 #[test]
 fn injected_resets_are_counted_and_completed_records_stay_intact() {
-    let sim = Sim::start(&["--ttft-ms", "2", "--itl-ms", "1", "--fault-rate", "0.05", "--fault-kinds", "reset", "--seed", "4"]);
+    let sim = Sim::start(&[
+        "--ttft-ms",
+        "2",
+        "--itl-ms",
+        "1",
+        "--fault-rate",
+        "0.05",
+        "--fault-kinds",
+        "reset",
+        "--seed",
+        "4",
+    ]);
     let out = tempdir("faults");
-    let o = run(&["bench", "--url", &sim.url, "--osl", "32", "--num-requests", "400", "--quiet", "--output-dir", out.to_str().unwrap()]);
+    let o = run(&[
+        "bench",
+        "--url",
+        &sim.url,
+        "--osl",
+        "32",
+        "--num-requests",
+        "400",
+        "--quiet",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("failed requests:"), "{stderr}");
     let recs = records(&out);
     assert_eq!(recs.len(), 400);
-    let failed: Vec<_> = recs.iter().filter(|r| r["outcome"]["kind"] != "completed").collect();
+    let failed: Vec<_> = recs
+        .iter()
+        .filter(|r| r["outcome"]["kind"] != "completed")
+        .collect();
     assert!((5..=45).contains(&failed.len()), "{} failed", failed.len());
-    assert!(failed.iter().all(|r| r["outcome"]["kind"] == "stream_error"));
+    assert!(failed
+        .iter()
+        .all(|r| r["outcome"]["kind"] == "stream_error"));
     for r in recs.iter().filter(|r| r["outcome"]["kind"] == "completed") {
         assert_eq!(r["chunks"].as_array().unwrap().len(), 32);
         assert_eq!(r["usage"]["completion_tokens"], 32);
     }
     let s = read_json(out.join("summary.json"));
-    assert_eq!(s["requests"]["failures_by_kind"]["stream_error"], failed.len());
+    assert_eq!(
+        s["requests"]["failures_by_kind"]["stream_error"],
+        failed.len()
+    );
 }
 
 #[test]
 fn multi_token_chunks_are_split_into_tokens() {
     let sim = Sim::start(&["--ttft-ms", "5", "--itl-ms", "2", "--stream-interval", "4"]);
     let out = tempdir("interval");
-    let o = run(&["bench", "--url", &sim.url, "--osl", "10", "--num-requests", "20", "--quiet", "--output-dir", out.to_str().unwrap()]);
+    let o = run(&[
+        "bench",
+        "--url",
+        &sim.url,
+        "--osl",
+        "10",
+        "--num-requests",
+        "20",
+        "--quiet",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for r in records(&out) {
-        let tokens: Vec<u64> = r["chunks"].as_array().unwrap().iter().map(|c| c["tokens"].as_u64().unwrap()).collect();
+        let tokens: Vec<u64> = r["chunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["tokens"].as_u64().unwrap())
+            .collect();
         assert_eq!(tokens, vec![4, 4, 2]);
     }
 }
@@ -88,8 +152,18 @@ fn sweep_writes_one_folder_per_point() {
     let sim = Sim::start(&["--ttft-ms", "1", "--itl-ms", "1"]);
     let out = tempdir("sweep");
     let o = run(&[
-        "bench", "--url", &sim.url, "--osl", "8", "--concurrency", "1,4", "--multi-round", "2", "--quiet",
-        "--output-dir", out.to_str().unwrap(),
+        "bench",
+        "--url",
+        &sim.url,
+        "--osl",
+        "8",
+        "--concurrency",
+        "1,4",
+        "--multi-round",
+        "2",
+        "--quiet",
+        "--output-dir",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(records(&out.join("c1")).len(), 2);
@@ -103,10 +177,25 @@ fn fail_if_sets_the_exit_code() {
     let sim = Sim::start(&["--ttft-ms", "20", "--itl-ms", "1"]);
     let out = tempdir("failif");
     let o = run(&[
-        "bench", "--url", &sim.url, "--osl", "4", "--num-requests", "10", "--quiet", "--fail-if", "p99(ttft_ms)>5",
-        "--output-dir", out.to_str().unwrap(),
+        "bench",
+        "--url",
+        &sim.url,
+        "--osl",
+        "4",
+        "--num-requests",
+        "10",
+        "--quiet",
+        "--fail-if",
+        "p99(ttft_ms)>5",
+        "--output-dir",
+        out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("fail-if: p99(ttft_ms)>5"));
 }
 
@@ -114,10 +203,25 @@ fn fail_if_sets_the_exit_code() {
 fn bad_input_is_one_line_and_exit_2() {
     let cases: &[(&[&str], &str)] = &[
         (&["bench", "--concurrency", "0"], "concurrency 0 is invalid"),
-        (&["bench", "--isl", "-5"], "--isl and --osl must be positive"),
+        (
+            &["bench", "--isl", "-5"],
+            "--isl and --osl must be positive",
+        ),
         (&["bench", "--use-case", "chat:128"], "NAME:ISL/OSL"),
-        (&["bench", "--tokenizer", "/nonexistent/tok.json"], "tokenizer not found"),
-        (&["bench", "--url", "http://127.0.0.1:9", "--num-requests", "1"], "cannot reach"),
+        (
+            &["bench", "--tokenizer", "/nonexistent/tok.json"],
+            "tokenizer not found",
+        ),
+        (
+            &[
+                "bench",
+                "--url",
+                "http://127.0.0.1:9",
+                "--num-requests",
+                "1",
+            ],
+            "cannot reach",
+        ),
         (&["bench", "--fail-if", "p99(ttft)>1"], "unknown metric"),
     ];
     for (args, want) in cases {

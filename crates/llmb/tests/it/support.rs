@@ -9,7 +9,11 @@ pub fn llmb() -> Command {
 }
 
 pub fn run(args: &[&str]) -> Output {
-    llmb().args(args).stdin(Stdio::null()).output().expect("run llmb")
+    llmb()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run llmb")
 }
 
 /// A simulated engine child, killed on drop.
@@ -28,8 +32,14 @@ impl Sim {
             .spawn()
             .expect("start sim");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("address line").to_owned();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("address line")
+            .to_owned();
         Sim { child, url }
     }
 }
@@ -48,5 +58,6 @@ pub fn tempdir(name: &str) -> PathBuf {
 }
 
 pub fn read_json(p: PathBuf) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap()
 }
