@@ -115,6 +115,9 @@ pub enum DatasetError {
     Tokenizer(#[from] llmb_tokenizer::TokenizerError),
 }
 
+/// Sub-seed of output lengths, so they are independent of prompt lengths and words.
+const OUTPUT_LENGTH_STREAM: u64 = 0x4F53_4C00;
+
 /// Synthetic prompts of exact lengths with output lengths drawn per request.
 pub fn synthetic(
     tok: &Tokenizer,
@@ -132,7 +135,7 @@ pub fn synthetic(
             tokens: p.tokens,
             text: Some(p.text),
             ids: None,
-            output_tokens: Some(osl.draw(seed ^ 0x05_1u64, i as u64)),
+            output_tokens: Some(osl.draw(seed ^ OUTPUT_LENGTH_STREAM, i as u64)),
         })
         .collect())
 }

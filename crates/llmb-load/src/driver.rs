@@ -138,6 +138,11 @@ async fn run_phase(
     let mut interrupt = ctx.interrupt.clone();
     let mut tasks = JoinSet::new();
     let mut interrupted = *interrupt.borrow();
+    // What every request task reads, shared rather than cloned per request.
+    let shared = Arc::new(Shared {
+        ctx: ctx.clone(),
+        uri: uri.clone(),
+    });
     let mut i = 0u64;
     let ns =
         |t: tokio::time::Instant| t.into_std().saturating_duration_since(origin).as_nanos() as u64;
@@ -179,19 +184,14 @@ async fn run_phase(
             slot_ns: ns(slot_at),
         };
         let body = req.body.clone();
-        let (client, target, uri, tx, progress) = (
-            ctx.client.clone(),
-            ctx.target.clone(),
-            uri.clone(),
-            sink.sender(),
-            ctx.progress.clone(),
-        );
+        let (shared, tx) = (shared.clone(), sink.sender());
         let mut cancel = cancel_rx.clone();
-        let stream = ctx.stream;
         tasks.spawn(async move {
+            let Shared { ctx, uri } = &*shared;
+            let progress = &ctx.progress;
             progress.sent.fetch_add(1, Relaxed);
             let raw = tokio::select! {
-                r = client::send(&client, &target, &uri, body, stream) => Some(r),
+                r = client::send(&ctx.client, &ctx.target, uri, body, ctx.stream) => Some(r),
                 _ = cancel.wait_for(|v| *v) => None,
             };
             let finished = job.finish(raw, origin);
@@ -244,6 +244,11 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+struct Shared {
+    ctx: DriverContext,
+    uri: Uri,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,6 @@
 //! Whether the client kept up: process CPU time, timer lateness of the async runtime, and
 //! send lag behind the schedule. Measurement here; the judgement is a pure function.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use llmb_metrics::percentile::Method;
@@ -166,9 +165,6 @@ impl CpuMeter {
         )
     }
 }
-
-/// Shared so the driver can hand it out.
-pub type SharedStats = Arc<ClientStats>;
 
 #[cfg(test)]
 mod tests {

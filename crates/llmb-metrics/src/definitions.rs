@@ -5,7 +5,7 @@
 //! measured from the schedule), `first` (arrival of the first chunk with text), `end`
 //! (end of the response), `n` (output tokens).
 
-use crate::RequestRecord;
+use crate::{ns_to_ms as ms, RequestRecord};
 
 /// Where a request's latency is measured from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -92,10 +92,6 @@ pub fn user_output_speed(r: &RequestRecord) -> f64 {
 /// tokens/s; `None` when ITL is undefined (`n <= 1`) or zero.
 pub fn user_throughput_inverse_itl(r: &RequestRecord) -> Option<f64> {
     tpot_ms(r).filter(|t| *t > 0.0).map(|t| 1000.0 / t)
-}
-
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
 }
 
 #[cfg(test)]

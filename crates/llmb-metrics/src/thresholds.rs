@@ -63,12 +63,18 @@ impl Slo {
         if !r.is_completed() {
             return false;
         }
-        let ok =
-            |limit: Option<f64>, v: Option<f64>| limit.is_none_or(|l| v.is_some_and(|v| v <= l));
-        ok(self.ttft_ms, def::ttft_ms(r, LatencyOrigin::Sent))
-            && (self.tpot_ms.is_none()
-                || def::tpot_ms(r).is_none_or(|t| t <= self.tpot_ms.unwrap_or(f64::MAX)))
-            && ok(self.e2e_ms, Some(def::e2e_ms(r, LatencyOrigin::Sent)))
+        // A missing TTFT fails a TTFT objective; a missing TPOT (one-token output) does not
+        // fail a TPOT objective, as vLLM's goodput treats it.
+        let within = |limit: Option<f64>, v: Option<f64>, missing_ok: bool| {
+            limit.is_none_or(|l| v.map_or(missing_ok, |v| v <= l))
+        };
+        within(self.ttft_ms, def::ttft_ms(r, LatencyOrigin::Sent), false)
+            && within(self.tpot_ms, def::tpot_ms(r), true)
+            && within(
+                self.e2e_ms,
+                Some(def::e2e_ms(r, LatencyOrigin::Sent)),
+                false,
+            )
     }
 
     /// Measured requests meeting every objective.

@@ -42,12 +42,15 @@ pub struct Job {
     pub fault: Option<FaultKind>,
 }
 
+/// Sub-seed of natural output lengths, so they are independent of the output words.
+const NATURAL_LENGTH_STREAM: u64 = 0x4E41_5455_5241_4C00;
+
 /// Output length: `max_tokens` with `ignore_eos`; otherwise a seeded natural length,
 /// raised to `min_tokens` and capped at `max_tokens`.
 pub fn output_length(cfg: &SimConfig, n: u64, s: &Sampling, max_tokens: Option<u64>) -> u64 {
     let (lo, hi) = cfg.natural_output;
     let natural =
-        lo + Rng::for_item(cfg.seed ^ 0x0u64.wrapping_sub(7), n).below(hi.saturating_sub(lo) + 1);
+        lo + Rng::for_item(cfg.seed ^ NATURAL_LENGTH_STREAM, n).below(hi.saturating_sub(lo) + 1);
     let len = match (s.ignores_eos(), max_tokens) {
         (true, Some(max)) => max,
         _ => natural.max(s.min_tokens.unwrap_or(0)),
