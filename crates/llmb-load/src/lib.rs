@@ -6,6 +6,7 @@
 pub mod client;
 pub mod dataset;
 pub mod driver;
+pub mod limits;
 pub mod plan;
 pub mod progress;
 pub mod schedule;

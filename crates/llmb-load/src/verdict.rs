@@ -100,6 +100,11 @@ pub enum ClientBound {
         /// p99 of send lag (ms).
         p99_ms: f64,
     },
+    /// Chunks were stamped late against the engine's own send stamps.
+    ChunksLate {
+        /// p99 of client lag (ms).
+        p99_ms: f64,
+    },
 }
 
 impl std::fmt::Display for ClientBound {
@@ -112,6 +117,12 @@ impl std::fmt::Display for ClientBound {
             ClientBound::FellBehind { p99_ms } => {
                 write!(f, "requests left {p99_ms:.1} ms behind schedule (p99)")
             }
+            ClientBound::ChunksLate { p99_ms } => {
+                write!(
+                    f,
+                    "chunks read {p99_ms:.1} ms after the engine sent them (p99)"
+                )
+            }
         }
     }
 }
@@ -122,9 +133,15 @@ pub const CPU_BUSY_LIMIT: f64 = 0.90;
 pub const LOOP_LAG_P99_LIMIT_MS: f64 = 10.0;
 /// p99 send lag limit (ms).
 pub const SEND_LAG_P99_LIMIT_MS: f64 = 10.0;
+/// p99 client lag limit (ms), against the engine's send stamps.
+pub const CLIENT_LAG_P99_LIMIT_MS: f64 = 10.0;
 
 /// The verdict: empty when the client kept up.
-pub fn judge(stats: &ClientStats, send_lag_ms: &Distribution) -> Vec<ClientBound> {
+pub fn judge(
+    stats: &ClientStats,
+    send_lag_ms: &Distribution,
+    client_lag_ms: &Distribution,
+) -> Vec<ClientBound> {
     let mut out = Vec::new();
     let busy = stats.busy();
     if busy >= CPU_BUSY_LIMIT && stats.wall_s >= 1.0 {
@@ -137,6 +154,10 @@ pub fn judge(stats: &ClientStats, send_lag_ms: &Distribution) -> Vec<ClientBound
     let send = send_lag_ms.percentile(99.0, Method::Linear);
     if send > SEND_LAG_P99_LIMIT_MS {
         out.push(ClientBound::FellBehind { p99_ms: send });
+    }
+    let chunk = client_lag_ms.percentile(99.0, Method::Linear);
+    if client_lag_ms.len() >= 20 && chunk > CLIENT_LAG_P99_LIMIT_MS {
+        out.push(ClientBound::ChunksLate { p99_ms: chunk });
     }
     out
 }
@@ -178,13 +199,18 @@ mod tests {
             threads: 2,
             loop_lag_ms: Distribution::new(vec![0.5; 100]),
         };
-        assert!(judge(&ok, &Distribution::new(vec![0.1; 10])).is_empty());
+        assert!(judge(
+            &ok,
+            &Distribution::new(vec![0.1; 10]),
+            &Distribution::new(vec![0.5; 100])
+        )
+        .is_empty());
         let busy = ClientStats {
             cpu_s: 19.0,
             ..ok.clone()
         };
         assert_eq!(
-            judge(&busy, &Distribution::default()),
+            judge(&busy, &Distribution::default(), &Distribution::default()),
             vec![ClientBound::CpuSaturated { busy: 0.95 }]
         );
         let laggy = ClientStats {
@@ -192,10 +218,20 @@ mod tests {
             ..ok.clone()
         };
         assert!(matches!(
-            judge(&laggy, &Distribution::default())[0],
+            judge(&laggy, &Distribution::default(), &Distribution::default())[0],
             ClientBound::EventLoopLag { .. }
         ));
-        let behind = judge(&ok, &Distribution::new(vec![20.0; 10]));
+        let late = judge(
+            &ok,
+            &Distribution::default(),
+            &Distribution::new(vec![12.0; 100]),
+        );
+        assert_eq!(late, vec![ClientBound::ChunksLate { p99_ms: 12.0 }]);
+        let behind = judge(
+            &ok,
+            &Distribution::new(vec![20.0; 10]),
+            &Distribution::default(),
+        );
         assert!(matches!(behind[0], ClientBound::FellBehind { .. }));
         assert!(behind[0].to_string().contains("behind schedule"));
     }

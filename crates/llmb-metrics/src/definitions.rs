@@ -62,6 +62,12 @@ pub fn chunk_gaps_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
         .map(|w| ms(w[1].offset_ns.saturating_sub(w[0].offset_ns)))
 }
 
+/// The client's own lag per chunk in ms: its arrival stamp minus the engine's send stamp
+/// (`llmb_sent_ns`, embedded engine only; an llmb measure, no other tool has it).
+pub fn client_lag_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
+    r.chunks.iter().filter_map(|c| c.client_lag_ns.map(ms))
+}
+
 /// Token-weighted gaps (SGLang bench_serving): a gap before a chunk of `k` tokens counts
 /// as `k` gaps of `gap / k`, so the pooled mean is the mean time per token.
 pub fn token_gaps_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
@@ -108,6 +114,7 @@ pub(crate) mod tests {
                 offset_ns: ns(o),
                 tokens: t,
                 text_bytes: 4 * t,
+                client_lag_ns: None,
             })
             .collect();
         RequestRecord {

@@ -5,8 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One streamed chunk as it arrived.
+/// One streamed chunk as it arrived. In files it is a compact array
+/// `[offset_ns, tokens, text_bytes, client_lag_ns|null]`: a record holds one per token,
+/// so field names would triple the size of `records.jsonl`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "ChunkRow", from = "ChunkRow")]
 pub struct Chunk {
     /// Arrival, in ns after the request was sent (stamped when its bytes were read).
     pub offset_ns: u64,
@@ -14,6 +17,30 @@ pub struct Chunk {
     pub tokens: u32,
     /// Bytes of generated text it carried.
     pub text_bytes: u32,
+    /// Arrival minus the engine's own send stamp (ns), when the engine stamps chunks
+    /// (the embedded engine does): the client's lag, measured exactly on one host.
+    pub client_lag_ns: Option<u64>,
+}
+
+/// [`Chunk`] as written to files.
+#[derive(Serialize, Deserialize)]
+struct ChunkRow(u64, u32, u32, #[serde(default)] Option<u64>);
+
+impl From<Chunk> for ChunkRow {
+    fn from(c: Chunk) -> ChunkRow {
+        ChunkRow(c.offset_ns, c.tokens, c.text_bytes, c.client_lag_ns)
+    }
+}
+
+impl From<ChunkRow> for Chunk {
+    fn from(r: ChunkRow) -> Chunk {
+        Chunk {
+            offset_ns: r.0,
+            tokens: r.1,
+            text_bytes: r.2,
+            client_lag_ns: r.3,
+        }
+    }
 }
 
 /// Token counts reported by the server in `usage`.
@@ -159,5 +186,32 @@ impl RequestRecord {
     /// Absolute arrival (ns since origin) of every chunk.
     pub fn chunk_arrivals_ns(&self) -> impl Iterator<Item = u64> + '_ {
         self.chunks.iter().map(move |c| self.sent_ns + c.offset_ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_compact_arrays_and_read_back() {
+        let c = Chunk {
+            offset_ns: 1500,
+            tokens: 2,
+            text_bytes: 9,
+            client_lag_ns: Some(70),
+        };
+        let s = serde_json::to_string(&[
+            c,
+            Chunk {
+                client_lag_ns: None,
+                ..c
+            },
+        ])
+        .unwrap();
+        assert_eq!(s, "[[1500,2,9,70],[1500,2,9,null]]");
+        let back: Vec<Chunk> = serde_json::from_str(&s).unwrap();
+        assert_eq!(back[0], c);
+        assert_eq!(back[1].client_lag_ns, None);
     }
 }

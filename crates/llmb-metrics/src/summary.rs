@@ -70,6 +70,9 @@ pub struct Summary {
     pub send_lag_ms: Distribution,
     /// Wait for a concurrency slot (ms) past the intended send.
     pub slot_wait_ms: Distribution,
+    /// The client's lag per chunk (ms) behind the engine's send stamps, every measured
+    /// request; empty unless the engine stamps its chunks (the embedded one does).
+    pub client_lag_ms: Distribution,
     /// The driver's window (benchmark_serving's duration).
     pub window: Option<RunWindow>,
     /// `max(end) - min(start)` over completed requests, seconds (trtllm-bench "Total
@@ -139,6 +142,12 @@ impl Summary {
                 measured
                     .iter()
                     .map(|r| r.slot_ns.saturating_sub(r.scheduled_ns) as f64 / 1e6)
+                    .collect(),
+            ),
+            client_lag_ms: Distribution::new(
+                measured
+                    .iter()
+                    .flat_map(|r| def::client_lag_ms(r))
                     .collect(),
             ),
             window,
@@ -300,5 +309,26 @@ mod tests {
         let s = Summary::from_records(&recs[..1], None);
         assert_eq!(s.slot_wait_ms.max(), 3.0);
         assert_eq!(s.send_lag_ms.max(), 1.0);
+    }
+
+    #[test]
+    fn client_lag_pools_stamped_chunks_of_measured_requests() {
+        let mut recs = run();
+        // a: lags 1, 3 ms on two chunks, none on the others; the failed one: 8 ms;
+        // the warm-up one: 100 ms (left out).
+        recs[0].chunks[0].client_lag_ns = Some(1_000_000);
+        recs[0].chunks[2].client_lag_ns = Some(3_000_000);
+        recs[3].chunks.push(crate::Chunk {
+            offset_ns: 0,
+            tokens: 1,
+            text_bytes: 1,
+            client_lag_ns: Some(8_000_000),
+        });
+        recs[4].chunks[0].client_lag_ns = Some(100_000_000);
+        let s = Summary::from_records(&recs, None);
+        assert_eq!(s.client_lag_ms.len(), 3);
+        assert_eq!(s.client_lag_ms.mean(), 4.0);
+        assert_eq!(s.client_lag_ms.max(), 8.0);
+        assert!(Summary::from_records(&run(), None).client_lag_ms.is_empty());
     }
 }

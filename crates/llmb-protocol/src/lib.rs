@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod chat;
+pub mod clock;
 pub mod completions;
 pub mod error;
 pub mod sse;

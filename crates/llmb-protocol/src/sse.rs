@@ -59,7 +59,7 @@ impl SseDecoder {
 fn scan(s: &[u8], joined: &mut Vec<u8>, on_event: &mut dyn FnMut(SseEvent<'_>) -> bool) -> usize {
     let mut event_start = 0;
     let mut line_start = 0;
-    while let Some(off) = s[line_start..].iter().position(|&b| b == b'\n') {
+    while let Some(off) = memchr::memchr(b'\n', &s[line_start..]) {
         let nl = line_start + off;
         let line = trim_cr(&s[line_start..nl]);
         if line.is_empty() {

@@ -37,6 +37,9 @@ pub struct ChunkView<'a> {
     /// Some servers report failures inside the stream.
     #[serde(default)]
     pub error: Option<serde_json::Value>,
+    /// The send time an llmb engine stamps on each chunk ([`crate::clock::SENT_NS_FIELD`]).
+    #[serde(default, rename = "llmb_sent_ns")]
+    pub sent_ns: Option<u64>,
 }
 
 /// The first element of `choices`, if any; later ones are skipped.

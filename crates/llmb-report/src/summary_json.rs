@@ -86,6 +86,9 @@ pub fn summary(
         "schedule": {
             "send_lag_ms": stats(&s.send_lag_ms),
             "slot_wait_ms": stats(&s.slot_wait_ms),
+            "client_lag_ms": if s.client_lag_ms.is_empty() { Value::Null } else {
+                metric("client arrival stamp - engine send stamp (llmb_sent_ns), per chunk; engines that stamp chunks only", "llmb", &s.client_lag_ms)
+            },
         },
         "client": client,
         "warnings": warnings,

@@ -156,6 +156,7 @@ mod tests {
                     offset_ns: ms(o),
                     tokens: 1,
                     text_bytes: 3,
+                    client_lag_ns: None,
                 })
                 .collect(),
             outcome: Outcome::Completed,

@@ -69,7 +69,10 @@ impl Source {
     async fn next(&mut self) -> Option<u32> {
         match self {
             Source::Fixed { next, itl } => {
-                tokio::time::sleep_until(*next).await;
+                // A deadline already past (firehose: ITL 0) needs no trip through the timer.
+                if *next > Instant::now() {
+                    tokio::time::sleep_until(*next).await;
+                }
                 *next += *itl;
                 Some(1)
             }
@@ -174,7 +177,8 @@ async fn run(app: Arc<App>, job: Job, mut source: Source, tx: Tx) {
             let last = produced == job.output_tokens;
             if job.stream && (pending >= job.interval || last) {
                 buf.clear();
-                writer.chunk(&mut buf, &text, !sent_first, last.then_some(finish));
+                let stamp = llmb_protocol::clock::monotonic_ns();
+                writer.chunk(&mut buf, &text, !sent_first, last.then_some(finish), stamp);
                 if last && job.include_usage {
                     writer.usage_chunk(&mut buf, job.prompt_tokens, produced);
                 }

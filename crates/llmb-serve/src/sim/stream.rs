@@ -42,8 +42,16 @@ impl ChunkWriter {
     }
 
     /// Appends one SSE event carrying `text`; the first chunk of a chat names the role,
-    /// the last carries the finish reason.
-    pub fn chunk(&self, out: &mut Vec<u8>, text: &str, first: bool, finish: Option<&str>) {
+    /// the last carries the finish reason. `sent_ns` (the host's monotonic clock) goes in
+    /// the `llmb_sent_ns` field, so a client on the same host can measure its own lag.
+    pub fn chunk(
+        &self,
+        out: &mut Vec<u8>,
+        text: &str,
+        first: bool,
+        finish: Option<&str>,
+        sent_ns: u64,
+    ) {
         out.extend_from_slice(b"data: ");
         match self.endpoint {
             Endpoint::Chat => {
@@ -64,7 +72,9 @@ impl ChunkWriter {
             }
         }
         push_finish(out, finish);
-        out.extend_from_slice(b"}]}\n\n");
+        out.extend_from_slice(b"}],\"llmb_sent_ns\":");
+        out.extend_from_slice(sent_ns.to_string().as_bytes());
+        out.extend_from_slice(b"}\n\n");
     }
 
     /// Appends the usage-only chunk of `stream_options.include_usage`.
@@ -156,8 +166,8 @@ mod tests {
     fn chat_chunks_parse_as_openai() {
         let w = ChunkWriter::new(Endpoint::Chat, 7, 1_700_000_000, "m\"x");
         let mut buf = Vec::new();
-        w.chunk(&mut buf, " hello", true, None);
-        w.chunk(&mut buf, " a\"b", false, Some("length"));
+        w.chunk(&mut buf, " hello", true, None, 5);
+        w.chunk(&mut buf, " a\"b", false, Some("length"), 6);
         w.usage_chunk(&mut buf, 12, 2);
         let ev = events(&buf);
         assert_eq!(ev.len(), 3);
@@ -168,6 +178,7 @@ mod tests {
         assert_eq!(v["choices"][0]["delta"]["content"], " hello");
         let c = ChunkView::parse(ev[1].as_bytes()).unwrap();
         assert_eq!((c.text_len(), c.finish_reason()), (4, Some("length")));
+        assert_eq!(c.sent_ns, Some(6));
         let u = ChunkView::parse(ev[2].as_bytes()).unwrap();
         assert_eq!(u.usage.unwrap().completion_tokens, Some(2));
         assert_eq!(u.text_len(), 0);
@@ -177,7 +188,7 @@ mod tests {
     fn completion_chunks_and_full_bodies() {
         let w = ChunkWriter::new(Endpoint::Completions, 1, 0, "m");
         let mut buf = Vec::new();
-        w.chunk(&mut buf, " x\n", true, None);
+        w.chunk(&mut buf, " x\n", true, None, 7);
         let v: serde_json::Value = serde_json::from_str(&events(&buf)[0]).unwrap();
         assert_eq!(v["choices"][0]["text"], " x\n");
         assert_eq!(v["object"], "text_completion");

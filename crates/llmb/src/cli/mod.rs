@@ -1,6 +1,7 @@
 //! Command-line types (clap derive only): what the user may type, documented on the fields.
 
 pub mod bench;
+pub mod selfbench;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -26,4 +27,9 @@ pub enum Command {
     Bench(Box<bench::BenchArgs>),
     /// Start an engine (the embedded simulator: `llmb serve sim`).
     Serve(serve::ServeArgs),
+    /// Measure llmb's own client against a minimal reference reader (docs/PERFORMANCE.md).
+    Selfbench(selfbench::SelfbenchArgs),
+    /// The reference reader alone (run by `llmb selfbench`).
+    #[command(hide = true)]
+    SelfbenchReader(selfbench::ReaderArgs),
 }

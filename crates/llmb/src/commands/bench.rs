@@ -49,6 +49,19 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         .map(|c| Concurrency::from_flag(*c))
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
+    // One socket per stream; an unbounded run takes whatever the system allows.
+    let max_streams = concurrencies.iter().try_fold(0u64, |m, c| match c {
+        Concurrency::Limit(n) => Some(m.max(*n as u64)),
+        Concurrency::Unbounded => None,
+    });
+    match max_streams {
+        Some(n) => {
+            llmb_load::limits::ensure_open_files(n).map_err(|e| bad(e.to_string()))?;
+        }
+        None => {
+            llmb_load::limits::raise_to_hard();
+        }
+    }
     let use_cases: Vec<UseCase> = a
         .use_cases
         .iter()
@@ -337,11 +350,14 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             date: stamp.clone(),
         };
         let warnings = warnings(&summary, &result.records, result.interrupted);
-        let bound = verdict::judge(&result.client, &summary.send_lag_ms);
+        let bound = verdict::judge(&result.client, &summary.send_lag_ms, &summary.client_lag_ms);
+        let brief = |d: &llmb_metrics::Distribution| json!({"mean": d.mean(), "p99": d.percentile(99.0, llmb_metrics::percentile::Method::Linear), "max": d.max()});
+        let lag = &summary.client_lag_ms;
         let client_json = json!({
             "cpu_s": result.client.cpu_s, "wall_s": result.client.wall_s, "threads": result.client.threads,
             "cpu_busy": result.client.busy(),
-            "timer_lag_ms": {"mean": result.client.loop_lag_ms.mean(), "p99": result.client.loop_lag_ms.percentile(99.0, llmb_metrics::percentile::Method::Linear), "max": result.client.loop_lag_ms.max()},
+            "timer_lag_ms": brief(&result.client.loop_lag_ms),
+            "client_lag_ms": if lag.is_empty() { Value::Null } else { brief(lag) },
             "client_bound": bound, "valid": bound.is_empty(),
         });
         let overview = trtllm::report(&summary, &info);
@@ -402,6 +418,15 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         }
         for w in &warnings {
             writeln!(err, "warning: {w}")?;
+        }
+        if !lag.is_empty() && !a.quiet {
+            writeln!(
+                err,
+                "client lag behind the engine's send stamps: mean {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                lag.mean(),
+                lag.percentile(99.0, llmb_metrics::percentile::Method::Linear),
+                lag.max()
+            )?;
         }
         let mut point_status = ExitStatus::OK;
         if !bound.is_empty() {

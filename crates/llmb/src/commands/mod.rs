@@ -2,6 +2,7 @@
 
 mod bench;
 mod embedded;
+mod selfbench;
 mod serve;
 
 use crate::cli::{Cli, Command};
@@ -43,5 +44,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Bench(args) => bench::run(*args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Selfbench(args) => selfbench::run(args).await,
+        Command::SelfbenchReader(args) => selfbench::reader(args).await,
     }
 }

@@ -87,6 +87,8 @@ pub fn sim_config(a: &SimArgs) -> anyhow::Result<SimConfig> {
 
 async fn run_sim(a: SimArgs) -> anyhow::Result<ExitStatus> {
     let cfg = sim_config(&a)?;
+    // One socket per client stream: let the engine hold as many as the system allows.
+    llmb_load::limits::raise_to_hard();
     let ip: IpAddr = a
         .host
         .parse()

@@ -141,7 +141,7 @@ fn multi_token_chunks_are_split_into_tokens() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["tokens"].as_u64().unwrap())
+            .map(|c| c[1].as_u64().unwrap())
             .collect();
         assert_eq!(tokens, vec![4, 4, 2]);
     }

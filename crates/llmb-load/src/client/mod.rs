@@ -1,16 +1,22 @@
-//! One HTTP connection pool and one streaming request: every chunk is stamped when its
-//! bytes are read, before any parsing; JSON is parsed into borrowed views.
+//! The streaming HTTP/1.1 client: a pool of keep-alive connections and one request read to
+//! its end. Each read is stamped the moment the socket returns it, before any decoding;
+//! the body is de-chunked into a reused buffer, framed as SSE and parsed into borrowed
+//! views. Nothing on this path locks, tokenizes or allocates per token.
+
+mod chunked;
+mod conn;
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::{HeaderName, HeaderValue, Uri};
 use llmb_metrics::{Chunk, Outcome, ServerUsage};
+use llmb_protocol::clock::MonoAnchor;
 use llmb_protocol::{ChunkView, Endpoint, SseDecoder};
+
+pub use chunked::{ChunkedDecoder, ChunkedError};
+pub use conn::HttpClient;
+use conn::{Exchange, Framing, ReadEnd};
 
 /// Where requests go and what they carry besides the body.
 #[derive(Debug, Clone)]
@@ -73,75 +79,6 @@ impl Target {
     }
 }
 
-/// The pooled HTTP/1.1 client.
-#[derive(Clone, Debug)]
-pub struct HttpClient {
-    inner: Client<HttpConnector, Full<Bytes>>,
-}
-
-impl HttpClient {
-    /// A pool with no idle-connection cap, TCP_NODELAY and a connect timeout.
-    pub fn new(connect_timeout: Duration) -> HttpClient {
-        let mut conn = HttpConnector::new();
-        conn.set_nodelay(true);
-        conn.set_connect_timeout(Some(connect_timeout));
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(usize::MAX)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(conn);
-        HttpClient { inner }
-    }
-
-    /// `GET` a small JSON document (for preflight checks).
-    pub async fn get_json(
-        &self,
-        target: &Target,
-        path: &str,
-    ) -> Result<serde_json::Value, ClientError> {
-        let uri = target.uri(path)?;
-        let url = uri.to_string();
-        let mut req = Request::get(uri);
-        for (k, v) in &target.headers {
-            req = req.header(k, v);
-        }
-        let req = req
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| ClientError::BadUrl(url.clone(), e.to_string()))?;
-        let resp = tokio::time::timeout(Duration::from_secs(10), self.inner.request(req))
-            .await
-            .map_err(|_| ClientError::Unreachable {
-                url: url.clone(),
-                message: "no answer within 10 s".into(),
-            })?
-            .map_err(|e| ClientError::Unreachable {
-                url: url.clone(),
-                message: error_chain(&e),
-            })?;
-        let status = resp.status();
-        let body = tokio::time::timeout(Duration::from_secs(10), resp.into_body().collect())
-            .await
-            .map_err(|_| ClientError::Unreachable {
-                url: url.clone(),
-                message: "body not received within 10 s".into(),
-            })?
-            .map_err(|e| ClientError::Unreachable {
-                url: url.clone(),
-                message: e.to_string(),
-            })?
-            .to_bytes();
-        if !status.is_success() {
-            return Err(ClientError::NotOpenAi {
-                url,
-                message: format!("GET {path} answered HTTP {status}"),
-            });
-        }
-        serde_json::from_slice(&body).map_err(|e| ClientError::NotOpenAi {
-            url,
-            message: format!("GET {path} did not return JSON ({e})"),
-        })
-    }
-}
-
 /// What one request produced, before token counts are resolved.
 #[derive(Debug)]
 pub struct RawResponse {
@@ -163,11 +100,12 @@ pub struct RawResponse {
 
 struct StreamState {
     sent: Instant,
+    anchor: MonoAnchor,
     first: Option<Instant>,
     chunks: Vec<Chunk>,
     text: String,
     usage: ServerUsage,
-    done: bool,
+    done: Option<Instant>,
     finished: bool,
     error: Option<String>,
 }
@@ -175,7 +113,7 @@ struct StreamState {
 impl StreamState {
     fn on_payload(&mut self, data: &[u8], at: Instant) -> bool {
         if data == b"[DONE]" {
-            self.done = true;
+            self.done = Some(at);
             return false;
         }
         match ChunkView::parse(data) {
@@ -195,10 +133,13 @@ impl StreamState {
                     if bytes > 0 {
                         self.first.get_or_insert(at);
                         let offset_ns = at.saturating_duration_since(self.sent).as_nanos() as u64;
+                        let client_lag_ns =
+                            view.sent_ns.map(|s| self.anchor.ns(at).saturating_sub(s));
                         self.chunks.push(Chunk {
                             offset_ns,
                             tokens: 0,
                             text_bytes: bytes as u32,
+                            client_lag_ns,
                         });
                     }
                     if c.finish_reason.is_some() {
@@ -215,6 +156,31 @@ impl StreamState {
     }
 }
 
+/// The request head for `POST uri` with the target's headers; the body follows it.
+fn request_head(target: &Target, uri: &Uri, body_len: usize, stream: bool) -> Vec<u8> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let host = uri.authority().map_or("", |a| a.as_str());
+    let mut h = Vec::with_capacity(256 + body_len);
+    h.extend_from_slice(b"POST ");
+    h.extend_from_slice(path.as_bytes());
+    h.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    h.extend_from_slice(host.as_bytes());
+    h.extend_from_slice(b"\r\nContent-Type: application/json\r\n");
+    if stream {
+        h.extend_from_slice(b"Accept: text/event-stream\r\n");
+    }
+    for (k, v) in &target.headers {
+        h.extend_from_slice(k.as_str().as_bytes());
+        h.extend_from_slice(b": ");
+        h.extend_from_slice(v.as_bytes());
+        h.extend_from_slice(b"\r\n");
+    }
+    h.extend_from_slice(b"Content-Length: ");
+    h.extend_from_slice(body_len.to_string().as_bytes());
+    h.extend_from_slice(b"\r\n\r\n");
+    h
+}
+
 /// Sends one request and reads it to the end.
 pub async fn send(
     client: &HttpClient,
@@ -223,67 +189,51 @@ pub async fn send(
     body: Bytes,
     stream: bool,
 ) -> RawResponse {
-    let mut req = Request::post(uri.clone()).header(http::header::CONTENT_TYPE, "application/json");
-    if stream {
-        req = req.header(http::header::ACCEPT, "text/event-stream");
-    }
-    for (k, v) in &target.headers {
-        req = req.header(k, v);
-    }
-    let req = req.body(Full::new(body)).expect("valid request parts");
+    let mut message = request_head(target, uri, body.len(), stream);
+    message.extend_from_slice(&body);
     let sent = Instant::now();
     let deadline = tokio::time::Instant::from_std(sent + target.timeout);
     let mut st = StreamState {
         sent,
+        anchor: MonoAnchor::now(),
         first: None,
         chunks: Vec::new(),
         text: String::new(),
         usage: ServerUsage::default(),
-        done: false,
+        done: None,
         finished: false,
         error: None,
     };
-    let finish = |st: StreamState, outcome: Outcome| RawResponse {
+    let finish = |st: StreamState, end: Instant, outcome: Outcome| RawResponse {
         sent: st.sent,
         first_token: st.first,
-        end: Instant::now(),
+        end,
         chunks: st.chunks,
         text: st.text,
         usage: st.usage,
         outcome,
     };
-    let resp = match tokio::time::timeout_at(deadline, client.inner.request(req)).await {
-        Err(_) => return finish(st, Outcome::Timeout),
-        Ok(Err(e)) => {
+    let mut ex = match Exchange::start(client, uri, &message, deadline).await {
+        Ok(ex) => ex,
+        Err(ReadEnd::Timeout) => return finish(st, Instant::now(), Outcome::Timeout),
+        Err(e) => {
             return finish(
                 st,
+                Instant::now(),
                 Outcome::ConnectionError {
-                    message: error_chain(&e),
+                    message: e.to_string(),
                 },
             )
         }
-        Ok(Ok(r)) => r,
     };
-    let status = resp.status();
-    let mut body = resp.into_body();
-    if status != StatusCode::OK {
-        let mut snippet = Vec::new();
-        while snippet.len() < 512 {
-            match tokio::time::timeout_at(deadline, body.frame()).await {
-                Ok(Some(Ok(f))) => {
-                    if let Some(d) = f.data_ref() {
-                        snippet.extend_from_slice(d);
-                    }
-                }
-                _ => break,
-            }
-        }
-        snippet.truncate(512);
+    if ex.status != 200 {
+        let snippet = ex.read_snippet(512).await;
         let body = String::from_utf8_lossy(&snippet).into_owned();
         return finish(
             st,
+            Instant::now(),
             Outcome::HttpStatus {
-                status: status.as_u16(),
+                status: ex.status,
                 body,
             },
         );
@@ -291,45 +241,50 @@ pub async fn send(
     let mut sse = SseDecoder::new();
     let mut whole = Vec::new();
     loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => return finish(st, Outcome::Timeout),
+        let (data, at) = match ex.next_body().await {
+            Ok(Some(x)) => x,
             Ok(None) => break,
-            Ok(Some(Err(e))) => {
-                let message = format!("connection broke mid-response: {}", error_chain(&e));
-                return finish(st, Outcome::StreamError { message });
+            Err(ReadEnd::Timeout) => return finish(st, Instant::now(), Outcome::Timeout),
+            Err(e) => {
+                let message = format!("connection broke mid-response: {e}");
+                return finish(st, Instant::now(), Outcome::StreamError { message });
             }
-            Ok(Some(Ok(f))) => f,
-        };
-        let at = Instant::now();
-        let Some(data) = frame.data_ref() else {
-            continue;
         };
         if !stream {
             whole.extend_from_slice(data);
             continue;
         }
-        sse.push(data, &mut |ev| st.on_payload(ev.data, at));
+        if st.done.is_none() {
+            sse.push(data, &mut |ev| st.on_payload(ev.data, at));
+        }
         if let Some(message) = st.error.take() {
-            return finish(st, Outcome::StreamError { message });
+            return finish(st, Instant::now(), Outcome::StreamError { message });
         }
-        if st.done {
-            return finish(st, Outcome::Completed);
+        // After `[DONE]` keep reading to the body's terminator so the connection can be
+        // reused (the response ended at `[DONE]` whatever comes after it); a body that
+        // ends only when the server closes is left there.
+        if st.done.is_some() && ex.framing == Framing::Close {
+            break;
         }
+    }
+    let end = st.done.unwrap_or_else(Instant::now);
+    if ex.framing_done() {
+        ex.release();
     }
     if !stream {
-        let at = Instant::now();
-        st.on_payload(&whole, at);
+        st.on_payload(&whole, end);
         st.first = None;
         return match st.error.take() {
-            Some(message) => finish(st, Outcome::StreamError { message }),
-            None => finish(st, Outcome::Completed),
+            Some(message) => finish(st, end, Outcome::StreamError { message }),
+            None => finish(st, end, Outcome::Completed),
         };
     }
-    if st.finished {
-        finish(st, Outcome::Completed)
+    if st.done.is_some() || st.finished {
+        finish(st, end, Outcome::Completed)
     } else {
         finish(
             st,
+            end,
             Outcome::StreamError {
                 message: "stream ended before [DONE]".into(),
             },

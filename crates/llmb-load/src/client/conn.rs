@@ -1,0 +1,442 @@
+//! Keep-alive connections and one request/response exchange on one of them: write the
+//! request, parse the response head (`httparse`), then hand out body bytes as each read
+//! returns, stamped with the instant the read completed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::Uri;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::chunked::ChunkedDecoder;
+use super::{ClientError, Target};
+
+/// Read buffer size per connection.
+const READ_CHUNK: usize = 16 * 1024;
+/// Largest response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A pool of idle keep-alive connections per `host:port`, shared by every request task.
+/// The lock is taken once to take a connection and once to give it back, never per read.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    idle: Arc<Mutex<HashMap<String, Vec<Conn>>>>,
+    connect_timeout: Duration,
+}
+
+/// One TCP connection and its read buffer.
+#[derive(Debug)]
+pub(super) struct Conn {
+    sock: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// Why an exchange stopped early.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ReadEnd {
+    /// The request's deadline passed.
+    #[error("timed out")]
+    Timeout,
+    /// Socket or protocol failure.
+    #[error("{0}")]
+    Broken(String),
+}
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// `Transfer-Encoding: chunked`.
+    Chunked(ChunkedDecoder),
+    /// `Content-Length`: bytes still to read.
+    Length(u64),
+    /// Until the server closes the connection.
+    Close,
+}
+
+impl PartialEq for ChunkedDecoder {
+    fn eq(&self, other: &Self) -> bool {
+        self.is_done() == other.is_done()
+    }
+}
+impl Eq for ChunkedDecoder {}
+
+/// A request in flight on one connection.
+pub(super) struct Exchange<'c> {
+    client: &'c HttpClient,
+    key: String,
+    conn: Option<Conn>,
+    /// Response status.
+    pub status: u16,
+    /// How the body ends.
+    pub framing: Framing,
+    keep_alive: bool,
+    /// Body bytes already read with the head, not handed out yet.
+    start: usize,
+    /// Where de-chunked bytes go (reused across reads).
+    body: Vec<u8>,
+    deadline: tokio::time::Instant,
+    head_at: Instant,
+}
+
+impl HttpClient {
+    /// An empty pool; new connections get `TCP_NODELAY` and this connect timeout.
+    pub fn new(connect_timeout: Duration) -> HttpClient {
+        HttpClient {
+            idle: Arc::new(Mutex::new(HashMap::new())),
+            connect_timeout,
+        }
+    }
+
+    fn checkout(&self, key: &str) -> Option<Conn> {
+        self.idle.lock().ok()?.get_mut(key)?.pop()
+    }
+
+    fn checkin(&self, key: String, conn: Conn) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.entry(key).or_default().push(conn);
+        }
+    }
+
+    async fn connect(&self, key: &str, deadline: tokio::time::Instant) -> Result<Conn, ReadEnd> {
+        let limit = tokio::time::Instant::now() + self.connect_timeout;
+        let sock = match tokio::time::timeout_at(limit.min(deadline), TcpStream::connect(key)).await
+        {
+            Err(_) if deadline <= limit => return Err(ReadEnd::Timeout),
+            Err(_) => {
+                return Err(ReadEnd::Broken(format!(
+                    "connect to {key} timed out after {:?}",
+                    self.connect_timeout
+                )))
+            }
+            Ok(Err(e)) => return Err(ReadEnd::Broken(format!("cannot connect to {key}: {e}"))),
+            Ok(Ok(s)) => s,
+        };
+        let _ = sock.set_nodelay(true);
+        Ok(Conn {
+            sock,
+            buf: Vec::with_capacity(READ_CHUNK),
+        })
+    }
+
+    /// `GET` a small JSON document (for preflight checks).
+    pub async fn get_json(
+        &self,
+        target: &Target,
+        path: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let uri = target.uri(path)?;
+        let url = uri.to_string();
+        let host = uri.authority().map_or("", |a| a.as_str());
+        let mut msg =
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n")
+                .into_bytes();
+        for (k, v) in &target.headers {
+            msg.extend_from_slice(k.as_str().as_bytes());
+            msg.extend_from_slice(b": ");
+            msg.extend_from_slice(v.as_bytes());
+            msg.extend_from_slice(b"\r\n");
+        }
+        msg.extend_from_slice(b"\r\n");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let unreachable = |message: String| ClientError::Unreachable {
+            url: url.clone(),
+            message,
+        };
+        let mut ex = Exchange::start(self, &uri, &msg, deadline)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = ex.status;
+        let mut body = Vec::new();
+        loop {
+            match ex.next_body().await {
+                Ok(Some((d, _))) => {
+                    body.extend_from_slice(d);
+                    if body.len() > 16 << 20 {
+                        return Err(unreachable(format!("GET {path} answered more than 16 MiB")));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return Err(unreachable(format!("body of GET {path}: {e}"))),
+            }
+        }
+        ex.release();
+        if !(200..300).contains(&status) {
+            return Err(ClientError::NotOpenAi {
+                url,
+                message: format!("GET {path} answered HTTP {status}"),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| ClientError::NotOpenAi {
+            url,
+            message: format!("GET {path} did not return JSON ({e})"),
+        })
+    }
+}
+
+impl Conn {
+    /// Reads more bytes into `buf` (appending); `Ok(0)` at end of stream.
+    async fn read_more(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Result<(usize, Instant), ReadEnd> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            r = self.sock.read_buf(&mut self.buf) => match r {
+                Ok(n) => Ok((n, Instant::now())),
+                Err(e) => Err(ReadEnd::Broken(e.to_string())),
+            },
+            _ = tokio::time::sleep_until(deadline) => Err(ReadEnd::Timeout),
+        }
+    }
+}
+
+impl<'c> Exchange<'c> {
+    /// Writes `message` on a pooled (or new) connection and reads the response head. A
+    /// reused connection the server had already closed is replaced once.
+    pub(super) async fn start(
+        client: &'c HttpClient,
+        uri: &Uri,
+        message: &[u8],
+        deadline: tokio::time::Instant,
+    ) -> Result<Exchange<'c>, ReadEnd> {
+        let key = match (uri.host(), uri.port_u16()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => format!("{h}:80"),
+            _ => return Err(ReadEnd::Broken(format!("no host in {uri}"))),
+        };
+        let mut pooled = client.checkout(&key);
+        loop {
+            let reused = pooled.is_some();
+            let mut conn = match pooled.take() {
+                Some(c) => c,
+                None => client.connect(&key, deadline).await?,
+            };
+            conn.buf.clear();
+            let wrote = tokio::select! {
+                biased;
+                r = conn.sock.write_all(message) => r.map_err(|e| ReadEnd::Broken(e.to_string())),
+                _ = tokio::time::sleep_until(deadline) => Err(ReadEnd::Timeout),
+            };
+            match wrote {
+                Err(ReadEnd::Broken(_)) if reused => continue,
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            match read_head(&mut conn, deadline).await {
+                Ok(head) => {
+                    return Ok(Exchange {
+                        client,
+                        key,
+                        conn: Some(conn),
+                        status: head.status,
+                        framing: head.framing,
+                        keep_alive: head.keep_alive,
+                        start: head.len,
+                        body: Vec::new(),
+                        deadline,
+                        head_at: head.at,
+                    })
+                }
+                // A stale keep-alive connection: closed before any byte came back.
+                Err(HeadError::ClosedEarly) if reused => continue,
+                Err(HeadError::ClosedEarly) => {
+                    return Err(ReadEnd::Broken(
+                        "the server closed the connection without answering".into(),
+                    ))
+                }
+                Err(HeadError::End(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether the whole body has been read.
+    pub(super) fn framing_done(&self) -> bool {
+        match &self.framing {
+            Framing::Chunked(d) => d.is_done(),
+            Framing::Length(n) => *n == 0,
+            Framing::Close => false,
+        }
+    }
+
+    /// The next piece of body and when its bytes were read; `None` at the end of the body.
+    pub(super) async fn next_body(&mut self) -> Result<Option<(&[u8], Instant)>, ReadEnd> {
+        let done = self.framing_done();
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(None);
+        };
+        let (from, at) = if self.start < conn.buf.len() {
+            // Body bytes that came in with the head.
+            let from = self.start;
+            self.start = usize::MAX;
+            (from, self.head_at)
+        } else {
+            if done {
+                return Ok(None);
+            }
+            conn.buf.clear();
+            self.start = usize::MAX;
+            let (n, at) = conn.read_more(self.deadline).await?;
+            if n == 0 {
+                return match self.framing {
+                    Framing::Close => Ok(None),
+                    _ => Err(ReadEnd::Broken("connection closed mid-body".into())),
+                };
+            }
+            (0, at)
+        };
+        let input = &conn.buf[from..];
+        match &mut self.framing {
+            Framing::Chunked(d) => {
+                self.body.clear();
+                d.decode(input, &mut self.body)
+                    .map_err(|e| ReadEnd::Broken(e.to_string()))?;
+                Ok(Some((&self.body, at)))
+            }
+            Framing::Length(left) => {
+                let take = (*left).min(input.len() as u64) as usize;
+                *left -= take as u64;
+                Ok(Some((&input[..take], at)))
+            }
+            Framing::Close => Ok(Some((input, at))),
+        }
+    }
+
+    /// Up to `limit` bytes of the body (for error statuses); the connection is dropped.
+    pub(super) async fn read_snippet(&mut self, limit: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match self.next_body().await {
+                Ok(Some((d, _))) => out.extend_from_slice(d),
+                _ => break,
+            }
+        }
+        out.truncate(limit);
+        self.conn = None;
+        out
+    }
+
+    /// Returns the connection to the pool if the body was read to its end and the server
+    /// keeps connections alive; otherwise closes it.
+    pub(super) fn release(mut self) {
+        if self.keep_alive && self.framing_done() {
+            if let Some(c) = self.conn.take() {
+                self.client.checkin(std::mem::take(&mut self.key), c);
+            }
+        }
+    }
+}
+
+struct Head {
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+    /// Bytes of `buf` the head took.
+    len: usize,
+    at: Instant,
+}
+
+enum HeadError {
+    ClosedEarly,
+    End(ReadEnd),
+}
+
+async fn read_head(conn: &mut Conn, deadline: tokio::time::Instant) -> Result<Head, HeadError> {
+    loop {
+        let (n, at) = conn.read_more(deadline).await.map_err(HeadError::End)?;
+        if n == 0 {
+            return Err(if conn.buf.is_empty() {
+                HeadError::ClosedEarly
+            } else {
+                HeadError::End(ReadEnd::Broken(
+                    "the connection closed inside the response head".into(),
+                ))
+            });
+        }
+        if let Some(mut head) = parse_head(&conn.buf).map_err(HeadError::End)? {
+            head.at = at;
+            return Ok(head);
+        }
+        if conn.buf.len() > MAX_HEAD {
+            return Err(HeadError::End(ReadEnd::Broken(
+                "response head larger than 64 KiB".into(),
+            )));
+        }
+    }
+}
+
+/// Parses a response head; `None` when more bytes are needed.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, ReadEnd> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(ReadEnd::Broken(format!("not an HTTP response: {e}"))),
+    };
+    let status = resp.code.unwrap_or(0);
+    let mut keep_alive = resp.version == Some(1);
+    let mut framing = Framing::Close;
+    for h in resp.headers.iter() {
+        let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+        if h.name.eq_ignore_ascii_case("transfer-encoding")
+            && value.to_ascii_lowercase().contains("chunked")
+        {
+            framing = Framing::Chunked(ChunkedDecoder::new());
+        } else if h.name.eq_ignore_ascii_case("content-length")
+            && !matches!(framing, Framing::Chunked(_))
+        {
+            let n = value
+                .parse()
+                .map_err(|_| ReadEnd::Broken(format!("bad Content-Length `{value}`")))?;
+            framing = Framing::Length(n);
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            keep_alive = !value.eq_ignore_ascii_case("close");
+        }
+    }
+    // 1xx, 204 and 304 have no body.
+    if status < 200 || status == 204 || status == 304 {
+        framing = Framing::Length(0);
+    }
+    if framing == Framing::Close {
+        keep_alive = false;
+    }
+    Ok(Some(Head {
+        status,
+        framing,
+        keep_alive,
+        len,
+        at: Instant::now(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_give_status_framing_and_keep_alive() {
+        let h = parse_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.status, h.keep_alive, h.len), (200, true, 47));
+        assert!(matches!(h.framing, Framing::Chunked(_)));
+        let h =
+            parse_head(b"HTTP/1.1 429 Too Many\r\nContent-Length: 12\r\nConnection: close\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!((h.status, h.keep_alive), (429, false));
+        assert_eq!(h.framing, Framing::Length(12));
+        let h = parse_head(b"HTTP/1.0 200 OK\r\n\r\n").unwrap().unwrap();
+        assert_eq!((h.framing, h.keep_alive), (Framing::Close, false));
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-")
+            .unwrap()
+            .is_none());
+        assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
+    }
+}

@@ -1,0 +1,503 @@
+//! The harness: for each (mode, concurrency) it starts the embedded engine in its own
+//! process, runs the reference reader and then `llmb bench` against it with the same
+//! workload, reaps each client with `wait4` (whole-run CPU and peak RSS) and reads what
+//! each measured of its own active phase (CPU, wall, client lag). Ratios to the reader
+//! are the figures; `check` compares them with a saved baseline.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::reader::ReaderReport;
+use crate::rusage;
+use crate::stats::Lag;
+
+/// Firehose (engine as fast as it can) or paced (TTFT 50 ms, ITL 10 ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// No delays in the engine.
+    Firehose,
+    /// TTFT 50 ms, ITL 10 ms.
+    Paced,
+}
+
+impl Mode {
+    /// Name used in tables and files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Firehose => "firehose",
+            Mode::Paced => "paced",
+        }
+    }
+
+    fn engine_timing(self) -> [&'static str; 4] {
+        match self {
+            Mode::Firehose => ["--ttft-ms", "0", "--itl-ms", "0"],
+            Mode::Paced => ["--ttft-ms", "50", "--itl-ms", "10"],
+        }
+    }
+}
+
+/// One configuration to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Engine timing.
+    pub mode: Mode,
+    /// Concurrent streams.
+    pub concurrency: u64,
+    /// Requests in all.
+    pub requests: u64,
+}
+
+/// What one client did in one configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientFigures {
+    /// Output tokens received (text chunks; one token each at stream interval 1).
+    pub tokens: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// CPU ms per 1,000 tokens, active phase.
+    pub cpu_ms_per_1k_active: f64,
+    /// CPU ms per 1,000 tokens, whole process (start-up and write-out included).
+    pub cpu_ms_per_1k_whole: f64,
+    /// Tokens per second over the active phase.
+    pub tokens_per_s: f64,
+    /// Peak RSS, KiB.
+    pub max_rss_kib: u64,
+    /// Peak RSS per stream, KiB.
+    pub rss_per_stream_kib: f64,
+    /// Client lag behind the engine's send stamps.
+    pub lag: Lag,
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// What was run.
+    pub config: Config,
+    /// The reference reader.
+    pub reference: ClientFigures,
+    /// `llmb bench`.
+    pub llmb: ClientFigures,
+}
+
+impl Row {
+    /// llmb's active CPU per token over the reader's.
+    pub fn active_ratio(&self) -> f64 {
+        ratio(
+            self.llmb.cpu_ms_per_1k_active,
+            self.reference.cpu_ms_per_1k_active,
+        )
+    }
+
+    /// llmb's whole-run CPU per token over the reader's.
+    pub fn whole_ratio(&self) -> f64 {
+        ratio(
+            self.llmb.cpu_ms_per_1k_whole,
+            self.reference.cpu_ms_per_1k_whole,
+        )
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        f64::NAN
+    }
+}
+
+/// A saved run of the harness.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Schema tag.
+    pub schema: String,
+    /// CPU cores of the machine.
+    pub cores: usize,
+    /// Prompt and output lengths.
+    pub isl: u64,
+    /// Output tokens per request.
+    pub osl: u64,
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+/// Why the harness could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// A process would not start or misbehaved.
+    #[error("{0}")]
+    Process(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        /// Which file.
+        path: PathBuf,
+        /// What happened.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The standard set: concurrency 1, 64, 512, 4,096 and 10,000, firehose and paced.
+/// `quick` keeps 1, 64 and 512 with fewer requests (for CI's light check).
+pub fn standard_configs(quick: bool) -> Vec<Config> {
+    let levels: &[u64] = if quick {
+        &[1, 64, 512]
+    } else {
+        &[1, 64, 512, 4096, 10_000]
+    };
+    let mut out = Vec::new();
+    for mode in [Mode::Firehose, Mode::Paced] {
+        for &c in levels {
+            // Enough requests that start-up is small next to the work, few enough that the
+            // whole set runs in minutes on two cores.
+            let rounds = match (mode, quick) {
+                (Mode::Firehose, false) => (16_384 / c).clamp(2, 400),
+                (Mode::Firehose, true) => (4_096 / c).clamp(2, 100),
+                (Mode::Paced, false) => 3,
+                (Mode::Paced, true) => 2,
+            };
+            out.push(Config {
+                mode,
+                concurrency: c,
+                requests: c * rounds,
+            });
+        }
+    }
+    out
+}
+
+/// A running embedded engine.
+struct Engine {
+    child: Child,
+    url: String,
+}
+
+impl Engine {
+    fn start(exe: &Path, mode: Mode) -> Result<Engine, HarnessError> {
+        let mut child = Command::new(exe)
+            .args(["serve", "sim", "--port", "0"])
+            .args(mode.engine_timing())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                HarnessError::Process(format!("cannot start {} serve sim: {e}", exe.display()))
+            })?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| HarnessError::Process(format!("engine output: {e}")))?;
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .ok_or_else(|| {
+                HarnessError::Process(format!("engine did not print its URL: {line:?}"))
+            })?
+            .to_owned();
+        Ok(Engine { child, url })
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs every configuration; `on_row` sees each row as it completes.
+pub fn run(
+    exe: &Path,
+    configs: &[Config],
+    isl: u64,
+    osl: u64,
+    scratch: &Path,
+    mut on_row: impl FnMut(&Row),
+) -> Result<Report, HarnessError> {
+    let mut rows = Vec::new();
+    let mut engine: Option<(Mode, Engine)> = None;
+    for cfg in configs {
+        if engine.as_ref().is_none_or(|(m, _)| *m != cfg.mode) {
+            // Stop the previous engine before the next one takes the CPU.
+            drop(engine.take());
+            engine = Some((cfg.mode, Engine::start(exe, cfg.mode)?));
+        }
+        let url = engine
+            .as_ref()
+            .map(|(_, e)| e.url.clone())
+            .unwrap_or_default();
+        let reference = run_reader(exe, &url, cfg, isl, osl)?;
+        let llmb = run_llmb(exe, &url, cfg, isl, osl, scratch)?;
+        let row = Row {
+            config: *cfg,
+            reference,
+            llmb,
+        };
+        on_row(&row);
+        rows.push(row);
+    }
+    Ok(Report {
+        schema: "llmb.selfbench/1".into(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        isl,
+        osl,
+        rows,
+    })
+}
+
+fn spawn_and_reap(mut cmd: Command, what: &str) -> Result<(String, rusage::Usage), HarnessError> {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| HarnessError::Process(format!("cannot start {what}: {e}")))?;
+    let pid = child.id();
+    let (mut out, mut err) = (child.stdout, child.stderr);
+    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
+    let read_all = |p: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    };
+    let out_t = read_all(out.take().map(|p| Box::new(p) as _));
+    let err_t = read_all(err.take().map(|p| Box::new(p) as _));
+    let (code, usage) = rusage::wait_child(pid)
+        .map_err(|e| HarnessError::Process(format!("waiting for {what}: {e}")))?;
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
+    // Exit 3 (too many failures) and 4 (client-bound) are findings the row reports, not
+    // failures of the harness.
+    if !matches!(code, 0 | 3 | 4) {
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        return Err(HarnessError::Process(format!(
+            "{what} exited with {code}: {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    }
+    Ok((stdout, usage))
+}
+
+fn per_1k(cpu_s: f64, tokens: u64) -> f64 {
+    if tokens == 0 {
+        0.0
+    } else {
+        cpu_s * 1000.0 / (tokens as f64 / 1000.0)
+    }
+}
+
+fn run_reader(
+    exe: &Path,
+    url: &str,
+    cfg: &Config,
+    isl: u64,
+    osl: u64,
+) -> Result<ClientFigures, HarnessError> {
+    let mut cmd = Command::new(exe);
+    cmd.args(["selfbench-reader", "--url", url])
+        .args(["--concurrency", &cfg.concurrency.to_string()])
+        .args(["--requests", &cfg.requests.to_string()])
+        .args(["--isl", &isl.to_string(), "--osl", &osl.to_string()]);
+    let (stdout, usage) = spawn_and_reap(cmd, "the reference reader")?;
+    let r: ReaderReport = serde_json::from_str(stdout.trim())
+        .map_err(|e| HarnessError::Process(format!("reader output {stdout:?}: {e}")))?;
+    Ok(ClientFigures {
+        tokens: r.chunks,
+        errors: r.errors,
+        cpu_ms_per_1k_active: per_1k(r.active_cpu_s, r.chunks),
+        cpu_ms_per_1k_whole: per_1k(usage.cpu_s, r.chunks),
+        tokens_per_s: r.chunks as f64 / r.active_wall_s.max(1e-9),
+        max_rss_kib: usage.max_rss_kib,
+        rss_per_stream_kib: usage.max_rss_kib as f64 / cfg.concurrency as f64,
+        lag: r.lag,
+    })
+}
+
+fn run_llmb(
+    exe: &Path,
+    url: &str,
+    cfg: &Config,
+    isl: u64,
+    osl: u64,
+    scratch: &Path,
+) -> Result<ClientFigures, HarnessError> {
+    let dir = scratch.join(format!("{}-c{}", cfg.mode.as_str(), cfg.concurrency));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cmd = Command::new(exe);
+    cmd.args(["bench", "--url", url, "--quiet"])
+        .args(["--concurrency", &cfg.concurrency.to_string()])
+        .args(["--num-requests", &cfg.requests.to_string()])
+        .args(["--isl", &isl.to_string(), "--osl", &osl.to_string()])
+        .arg("--output-dir")
+        .arg(&dir);
+    let (_, usage) = spawn_and_reap(cmd, "llmb bench")?;
+    let path = dir.join("summary.json");
+    let text = std::fs::read(&path).map_err(|source| HarnessError::File {
+        path: path.clone(),
+        source,
+    })?;
+    let s: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| HarnessError::Process(format!("{}: {e}", path.display())))?;
+    let f = |p: &str| {
+        s.pointer(p)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0)
+    };
+    let tokens = (f("/lengths/output_tokens/stats/mean") * f("/requests/completed")).round() as u64;
+    let (cpu, wall) = (f("/client/cpu_s"), f("/client/wall_s"));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ClientFigures {
+        tokens,
+        errors: f("/requests/failed") as u64,
+        cpu_ms_per_1k_active: per_1k(cpu, tokens),
+        cpu_ms_per_1k_whole: per_1k(usage.cpu_s, tokens),
+        tokens_per_s: tokens as f64 / wall.max(1e-9),
+        max_rss_kib: usage.max_rss_kib,
+        rss_per_stream_kib: usage.max_rss_kib as f64 / cfg.concurrency as f64,
+        lag: Lag {
+            mean_ms: f("/client/client_lag_ms/mean"),
+            p99_ms: f("/client/client_lag_ms/p99"),
+            max_ms: f("/client/client_lag_ms/max"),
+        },
+    })
+}
+
+/// Allowed regression against a baseline, as a share (issue 4: 20%).
+pub const REGRESSION_LIMIT: f64 = 0.20;
+/// Lags under this many ms are noise on any machine and never count as a regression.
+pub const LAG_FLOOR_MS: f64 = 0.5;
+
+/// Compares a run with a baseline: one line per figure that regressed by more than
+/// [`REGRESSION_LIMIT`]; configurations missing from either side are skipped.
+pub fn check(now: &Report, baseline: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for row in &now.rows {
+        let Some(base) = baseline.rows.iter().find(|b| {
+            b.config.mode == row.config.mode && b.config.concurrency == row.config.concurrency
+        }) else {
+            continue;
+        };
+        let name = format!("{} c={}", row.config.mode.as_str(), row.config.concurrency);
+        let mut worse = |what: &str, now: f64, base: f64, floor: f64| {
+            if now.is_finite()
+                && base.is_finite()
+                && now > floor
+                && now > base * (1.0 + REGRESSION_LIMIT)
+            {
+                out.push(format!(
+                    "{name}: {what} {now:.3} vs baseline {base:.3} (+{:.0}%)",
+                    (now / base - 1.0) * 100.0
+                ));
+            }
+        };
+        worse(
+            "active CPU ratio to the reader",
+            row.active_ratio(),
+            base.active_ratio(),
+            0.0,
+        );
+        worse(
+            "whole-run CPU ratio to the reader",
+            row.whole_ratio(),
+            base.whole_ratio(),
+            0.0,
+        );
+        worse(
+            "mean client lag ms",
+            row.llmb.lag.mean_ms,
+            base.llmb.lag.mean_ms,
+            LAG_FLOOR_MS,
+        );
+        worse(
+            "p99 client lag ms",
+            row.llmb.lag.p99_ms,
+            base.llmb.lag.p99_ms,
+            LAG_FLOOR_MS,
+        );
+        if row.llmb.errors > base.llmb.errors {
+            out.push(format!(
+                "{name}: {} failed requests (baseline {})",
+                row.llmb.errors, base.llmb.errors
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(mode: Mode, c: u64, ref_cpu: f64, llmb_cpu: f64, lag: f64) -> Row {
+        let fig = |cpu: f64, lag: f64| ClientFigures {
+            cpu_ms_per_1k_active: cpu,
+            cpu_ms_per_1k_whole: cpu,
+            lag: Lag {
+                mean_ms: lag,
+                p99_ms: lag,
+                max_ms: lag,
+            },
+            ..ClientFigures::default()
+        };
+        Row {
+            config: Config {
+                mode,
+                concurrency: c,
+                requests: c,
+            },
+            reference: fig(ref_cpu, 0.1),
+            llmb: fig(llmb_cpu, lag),
+        }
+    }
+
+    fn report(rows: Vec<Row>) -> Report {
+        Report {
+            schema: "x".into(),
+            cores: 2,
+            isl: 1,
+            osl: 1,
+            rows,
+        }
+    }
+
+    #[test]
+    fn check_flags_only_regressions_past_the_limit() {
+        let base = report(vec![
+            row(Mode::Paced, 64, 10.0, 12.0, 0.8),
+            row(Mode::Firehose, 512, 1.0, 1.5, 2.0),
+        ]);
+        // Ratio 1.2 -> 1.38 (+15%): fine. Lag 2.0 -> 2.6 (+30%): flagged.
+        let now = report(vec![
+            row(Mode::Paced, 64, 10.0, 13.8, 0.9),
+            row(Mode::Firehose, 512, 1.0, 1.5, 2.6),
+        ]);
+        let bad = check(&now, &base);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad.iter().all(|b| b.starts_with("firehose c=512")));
+        // Ratio 1.2 -> 1.5 (+25%): flagged; lag under the floor never is.
+        let now = report(vec![row(Mode::Paced, 64, 10.0, 15.0, 0.45)]);
+        let bad = check(&now, &base);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[0].contains("active CPU ratio"));
+        assert!(check(&base, &base).is_empty());
+    }
+
+    #[test]
+    fn standard_set_covers_the_issue_levels() {
+        let all = standard_configs(false);
+        assert_eq!(all.len(), 10);
+        assert!(all
+            .iter()
+            .any(|c| c.mode == Mode::Paced && c.concurrency == 10_000));
+        assert!(standard_configs(true).iter().all(|c| c.concurrency <= 512));
+    }
+}
