@@ -1,0 +1,15 @@
+//! Workloads as data: llmb's recipe format, NVIDIA's `metadata.yaml`, `cluster_config.yaml`,
+//! the seeds' environment knobs, llmb-run's validation order and bulk-file expansion, all
+//! resolving to one [`RunSpec`] that launchers consume. Pure: no async runtime, no process
+//! environment, no I/O beyond reading the files a caller names.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod recipe;
+pub mod types;
+pub mod use_case;
+
+pub use error::{FileLocation, LoadError};
+pub use recipe::Recipe;
+pub use types::{ByGpu, Concurrency, Dtype, EngineKind, GpuType, LoadStyle, TimeLimit, WorkloadType};
+pub use use_case::UseCase;
