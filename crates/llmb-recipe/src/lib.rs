@@ -4,12 +4,16 @@
 //! environment, no I/O beyond reading the files a caller names.
 #![warn(missing_docs)]
 
+pub mod discover;
 pub mod error;
+pub mod metadata;
 pub mod recipe;
 pub mod types;
 pub mod use_case;
+pub mod workload;
 
 pub use error::{FileLocation, LoadError};
 pub use recipe::Recipe;
 pub use types::{ByGpu, Concurrency, Dtype, EngineKind, GpuType, LoadStyle, TimeLimit, WorkloadType};
 pub use use_case::UseCase;
+pub use workload::{builtin, Catalog, ScriptLaunch, Source, Workload};
