@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod discover;
+pub mod cluster_config;
 pub mod error;
 pub mod metadata;
 pub mod recipe;

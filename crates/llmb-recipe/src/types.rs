@@ -443,6 +443,31 @@ impl<T> ByGpu<T> {
     }
 }
 
+/// A YAML scalar of any kind (string, number, bool), kept as the text a shell would see.
+/// Used where NVIDIA's files and bulk files put numbers in env maps (`TP: 8`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Int(i64),
+            Float(f64),
+            Str(String),
+        }
+        Ok(Scalar(match Raw::deserialize(d)? {
+            Raw::Bool(b) => b.to_string(),
+            Raw::Int(i) => i.to_string(),
+            Raw::Float(f) => f.to_string(),
+            Raw::Str(s) => s,
+        }))
+    }
+}
+
 /// Joins displayable items with `, ` (for "Available ...: a, b, c").
 pub fn join<I, T>(items: I) -> String
 where
