@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod recipe;
 pub mod types;
 pub mod use_case;
+pub mod validate;
 pub mod workload;
 
 pub use error::{FileLocation, LoadError};
