@@ -7,6 +7,7 @@
 pub mod discover;
 pub mod cluster_config;
 pub mod error;
+pub mod expand;
 pub mod knobs;
 pub mod metadata;
 pub mod recipe;
