@@ -282,7 +282,9 @@ impl ClusterConfig {
     /// Unknown keys are ignored, as llmb-run ignores them.
     pub fn from_yaml(text: &str, file: &str) -> Result<ClusterConfig, LoadError> {
         let probe: serde_yaml_ng::Value = from_yaml(text, file)?;
-        let version = probe.get("schema_version").and_then(serde_yaml_ng::Value::as_u64);
+        let version = probe
+            .get("schema_version")
+            .and_then(serde_yaml_ng::Value::as_u64);
         match version {
             None if probe.get("schema_version").is_some() => Err(LoadError::invalid(
                 file,
@@ -582,7 +584,10 @@ workloads: {installed: []}
             Path::new("/inst/cluster_config.yaml")
         );
         let e = locate(cwd, None, |_| false).unwrap_err().to_string();
-        assert!(e.contains("/work/cluster_config.yaml") && e.contains("LLMB_INSTALL"), "{e}");
+        assert!(
+            e.contains("/work/cluster_config.yaml") && e.contains("LLMB_INSTALL"),
+            "{e}"
+        );
     }
 
     #[test]

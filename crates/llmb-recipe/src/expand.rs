@@ -179,7 +179,8 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-const TUPLE_FIX: &str = "write (DTYPE | [DTYPES], [SCALES], REPEATS[, PROFILE]), e.g. ('fp8', [8, 16], 1, True)";
+const TUPLE_FIX: &str =
+    "write (DTYPE | [DTYPES], [SCALES], REPEATS[, PROFILE]), e.g. ('fp8', [8, 16], 1, True)";
 
 /// Parses llmb-run's simple bulk format:
 ///
@@ -248,7 +249,12 @@ pub fn expand_simple(text: &str, file: &str) -> Result<Vec<RunRequest>, BulkErro
                     _ => None,
                 })
                 .collect(),
-            _ => return Err(err("the first item must be a dtype or a list of dtypes".into(), TUPLE_FIX)),
+            _ => {
+                return Err(err(
+                    "the first item must be a dtype or a list of dtypes".into(),
+                    TUPLE_FIX,
+                ))
+            }
         };
         let scales: Vec<u32> = match items.get(1) {
             Some(Lit::List(l)) if !l.is_empty() => l
@@ -259,16 +265,31 @@ pub fn expand_simple(text: &str, file: &str) -> Result<Vec<RunRequest>, BulkErro
                 })
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| err("scales must be positive whole numbers".into(), TUPLE_FIX))?,
-            _ => return Err(err("the second item must be a list of scales".into(), TUPLE_FIX)),
+            _ => {
+                return Err(err(
+                    "the second item must be a list of scales".into(),
+                    TUPLE_FIX,
+                ))
+            }
         };
         let repeats = match items.get(2) {
             Some(Lit::Int(i)) if *i >= 1 => u32::try_from(*i).unwrap_or(1),
-            _ => return Err(err("the third item must be a repeat count ≥ 1".into(), TUPLE_FIX)),
+            _ => {
+                return Err(err(
+                    "the third item must be a repeat count ≥ 1".into(),
+                    TUPLE_FIX,
+                ))
+            }
         };
         let profile = match items.get(3) {
             None => false,
             Some(Lit::Bool(b)) => *b,
-            Some(_) => return Err(err("the fourth item must be True or False".into(), TUPLE_FIX)),
+            Some(_) => {
+                return Err(err(
+                    "the fourth item must be True or False".into(),
+                    TUPLE_FIX,
+                ))
+            }
         };
         if items.len() > 4 {
             return Err(err("too many items".into(), TUPLE_FIX));
@@ -423,7 +444,12 @@ pub fn expand_advanced(text: &str, file: &str) -> Result<Vec<RunRequest>, LoadEr
                 .map(OneOrMany::to_vec)
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| {
-                    LoadError::invalid(file, field("dtypes"), "no dtypes given", "add `dtypes: [fp8]` to the task or the entry")
+                    LoadError::invalid(
+                        file,
+                        field("dtypes"),
+                        "no dtypes given",
+                        "add `dtypes: [fp8]` to the task or the entry",
+                    )
                 })?;
             let scales = task
                 .scales
@@ -432,7 +458,12 @@ pub fn expand_advanced(text: &str, file: &str) -> Result<Vec<RunRequest>, LoadEr
                 .map(OneOrMany::to_vec)
                 .filter(|v| !v.is_empty() && !v.contains(&0))
                 .ok_or_else(|| {
-                    LoadError::invalid(file, field("scales"), "no scales given (or a 0 scale)", "add `scales: [8, 16]` to the task or the entry")
+                    LoadError::invalid(
+                        file,
+                        field("scales"),
+                        "no scales given (or a 0 scale)",
+                        "add `scales: [8, 16]` to the task or the entry",
+                    )
                 })?;
             let repeats = task.repeats.or(entry.repeats).unwrap_or(1).max(1);
             let profile = task.profile.or(entry.profile).unwrap_or(false);
@@ -443,7 +474,12 @@ pub fn expand_advanced(text: &str, file: &str) -> Result<Vec<RunRequest>, LoadEr
                 .iter()
                 .map(|(k, v)| (k.clone(), v.0.clone()))
                 .collect();
-            env.extend(task.overrides.env.iter().map(|(k, v)| (k.clone(), v.0.clone())));
+            env.extend(
+                task.overrides
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.0.clone())),
+            );
             let mut params: BTreeMap<String, Vec<String>> = entry
                 .defaults
                 .params
@@ -457,7 +493,12 @@ pub fn expand_advanced(text: &str, file: &str) -> Result<Vec<RunRequest>, LoadEr
                     .map(|(k, v)| (k.clone(), v.to_vec().into_iter().map(|s| s.0).collect())),
             );
             if let Some((k, _)) = params.iter().find(|(_, v)| v.is_empty()) {
-                return Err(LoadError::invalid(file, field(&format!("params.{k}")), "is an empty list", "give at least one value"));
+                return Err(LoadError::invalid(
+                    file,
+                    field(&format!("params.{k}")),
+                    "is an empty list",
+                    "give at least one value",
+                ));
             }
             let combos = cartesian(&params);
             for d in &dtypes {
@@ -592,10 +633,14 @@ inference_llama4_17b:
 
     #[test]
     fn advanced_format_errors_are_located() {
-        let e = expand_advanced("x_1b:\n  dtypes: fp8\n  scale: [1]\n", "b.yaml").unwrap_err().to_string();
+        let e = expand_advanced("x_1b:\n  dtypes: fp8\n  scale: [1]\n", "b.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("b.yaml:"), "{e}");
         assert!(e.contains("unknown field `scale`"), "{e}");
-        let e = expand_advanced("x_1b:\n  dtypes: fp8\n", "b.yaml").unwrap_err().to_string();
+        let e = expand_advanced("x_1b:\n  dtypes: fp8\n", "b.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x_1b.scales") && e.contains("no scales"), "{e}");
     }
 
@@ -609,7 +654,15 @@ inference_llama4_17b:
         assert_eq!(v.iter().map(|r| r.repeat).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(repeat(&r, 0).len(), 1);
         assert!(is_advanced("x.YML") && !is_advanced("x.txt"));
-        assert_eq!(expand_bulk("a_b:\n('fp8', [1], 1)\n", "f.txt").unwrap().len(), 1);
-        assert_eq!(split_header("inference_llama3.3_70b"), Some(("inference_llama3.3", "70b")));
+        assert_eq!(
+            expand_bulk("a_b:\n('fp8', [1], 1)\n", "f.txt")
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            split_header("inference_llama3.3_70b"),
+            Some(("inference_llama3.3", "70b"))
+        );
     }
 }

@@ -203,7 +203,10 @@ impl Reader<'_> {
         }
     }
 
-    fn positive<T: FromStr + PartialEq + Default>(&self, var: &str) -> Result<Option<T>, KnobError> {
+    fn positive<T: FromStr + PartialEq + Default>(
+        &self,
+        var: &str,
+    ) -> Result<Option<T>, KnobError> {
         let Some(v) = self.raw(var) else {
             return Ok(None);
         };
@@ -222,9 +225,9 @@ impl Reader<'_> {
         let Some(v) = self.raw(var) else {
             return Ok(None);
         };
-        v.parse::<u32>().map(Some).map_err(|_| {
-            Self::err(var, v, "not a whole number", &format!("write e.g. {var}=0"))
-        })
+        v.parse::<u32>()
+            .map(Some)
+            .map_err(|_| Self::err(var, v, "not a whole number", &format!("write e.g. {var}=0")))
     }
 
     fn fraction(&self, var: &str) -> Result<Option<f64>, KnobError> {
@@ -402,7 +405,11 @@ mod tests {
         assert_eq!(k.decode.mtp_size, Some(0));
         assert_eq!(
             k.concurrency.unwrap(),
-            [Concurrency::Limit(1), Concurrency::Limit(64), Concurrency::Unbounded]
+            [
+                Concurrency::Limit(1),
+                Concurrency::Limit(64),
+                Concurrency::Unbounded
+            ]
         );
         assert_eq!(k.streaming, Some(false));
         assert_eq!(k.tp, None, "empty means unset");

@@ -229,7 +229,12 @@ pub fn convert(raw: RawMetadata, path: &Path) -> Result<Workload, LoadError> {
     let mut sizes: BTreeMap<String, BTreeMap<Dtype, ModelVariant>> = BTreeMap::new();
     for (gpu_name, cfg) in raw.run.gpu_configs {
         let gpu: GpuType = gpu_name.parse().map_err(|e: String| {
-            LoadError::invalid(&file, format!("run.gpu_configs.{gpu_name}"), e, "use a GPU type name such as gb200")
+            LoadError::invalid(
+                &file,
+                format!("run.gpu_configs.{gpu_name}"),
+                e,
+                "use a GPU type name such as gb200",
+            )
         })?;
         let mut model_sizes: BTreeMap<String, BTreeMap<Dtype, Scales>> = BTreeMap::new();
         for mc in cfg.model_configs {
@@ -307,7 +312,11 @@ pub fn convert(raw: RawMetadata, path: &Path) -> Result<Workload, LoadError> {
         workload: raw.general.workload.clone(),
         description: format!(
             "NVIDIA LLMB recipe (framework {}, release {}), run by its own {} script",
-            if framework.is_empty() { "unknown" } else { &framework },
+            if framework.is_empty() {
+                "unknown"
+            } else {
+                &framework
+            },
             raw.general.gsw_version.as_deref().unwrap_or("unknown"),
             raw.run.launch_script.as_deref().unwrap_or("launch"),
         ),
@@ -433,12 +442,19 @@ run:
         assert!(!m.contains_key(&Dtype::Fp8) || m.len() == 2);
         assert!(w.notes.iter().any(|n| n.contains("fp6")), "{:?}", w.notes);
         assert!(w.notes.iter().any(|n| n.contains("nemo2")), "{:?}", w.notes);
-        assert_eq!(w.recipe.images.engine.get(&GpuType::B200).unwrap(), "nvcr.io#nvidia/nemo:25.07");
+        assert_eq!(
+            w.recipe.images.engine.get(&GpuType::B200).unwrap(),
+            "nvcr.io#nvidia/nemo:25.07"
+        );
     }
 
     #[test]
     fn missing_required_key_is_located() {
-        let e = parse_metadata("general: {workload: x}\nrun: {launcher_type: sbatch, gpu_configs: {}}\n", Path::new("a/metadata.yaml")).unwrap_err();
+        let e = parse_metadata(
+            "general: {workload: x}\nrun: {launcher_type: sbatch, gpu_configs: {}}\n",
+            Path::new("a/metadata.yaml"),
+        )
+        .unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("a/metadata.yaml:1:"), "{msg}");
         assert!(msg.contains("workload_type"), "{msg}");

@@ -469,8 +469,7 @@ impl Recipe {
                     "add `disaggregated:` at top level or under this GPU type",
                 );
             }
-            for (i, d) in cfg.disaggregated.iter().chain(&self.disaggregated).enumerate() {
-                let _ = i;
+            for d in cfg.disaggregated.iter().chain(&self.disaggregated) {
                 for (name, p) in [("prefill", &d.prefill), ("decode", &d.decode)] {
                     if p.servers == 0 || p.gpus_per_server == 0 {
                         return inv(
@@ -479,7 +478,11 @@ impl Recipe {
                             "set both to positive whole numbers",
                         );
                     }
-                    check_fraction(file, &format!("disaggregated.{name}.gpu_memory_fraction"), p.gpu_memory_fraction)?;
+                    check_fraction(
+                        file,
+                        &format!("disaggregated.{name}.gpu_memory_fraction"),
+                        p.gpu_memory_fraction,
+                    )?;
                 }
             }
         }
@@ -508,7 +511,11 @@ impl Recipe {
                 );
             }
             if let Some(f) = u.kv_cache_free_gpu_memory_fraction {
-                check_fraction(file, &format!("{field}.kv_cache_free_gpu_memory_fraction"), f)?;
+                check_fraction(
+                    file,
+                    &format!("{field}.kv_cache_free_gpu_memory_fraction"),
+                    f,
+                )?;
             }
         }
         if let Some(f) = self.engine.settings.kv_cache_free_gpu_memory_fraction {
@@ -597,13 +604,17 @@ use_cases:
 
     #[test]
     fn cross_reference_errors_name_field_and_fix() {
-        let text = MINIMAL
-            .replace(", max_batchsize: 4", "")
-            .replace("      1b:\n        bf16: {scales", "      8b:\n        bf16: {scales");
+        let text = MINIMAL.replace(", max_batchsize: 4", "").replace(
+            "      1b:\n        bf16: {scales",
+            "      8b:\n        bf16: {scales",
+        );
         let msg = Recipe::from_yaml(&text, "x.yaml").unwrap_err().to_string();
         assert!(msg.contains("gpus.h100.model_sizes.8b"), "{msg}");
         assert!(msg.contains("use one of: 1b"), "{msg}");
-        let dup = MINIMAL.replace("{name: long, isl: 8000, osl: 512, max_batchsize: 4}", "{name: chat, isl: 1, osl: 1}");
+        let dup = MINIMAL.replace(
+            "{name: long, isl: 8000, osl: 512, max_batchsize: 4}",
+            "{name: chat, isl: 1, osl: 1}",
+        );
         let msg = Recipe::from_yaml(&dup, "x.yaml").unwrap_err().to_string();
         assert!(msg.contains("listed twice"), "{msg}");
     }

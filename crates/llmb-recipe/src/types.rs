@@ -115,9 +115,7 @@ impl From<GpuType> for String {
 }
 
 /// Weight / compute precision of a model variant.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
     /// FP8 (e4m3).
@@ -302,7 +300,9 @@ impl FromStr for Concurrency {
             return Ok(Concurrency::Unbounded);
         }
         let n: i64 = t.parse().map_err(|_| {
-            format!("concurrency `{s}` is not a number; use -1 (no limit) or a positive whole number")
+            format!(
+                "concurrency `{s}` is not a number; use -1 (no limit) or a positive whole number"
+            )
         })?;
         Concurrency::try_from(n)
     }
@@ -501,7 +501,11 @@ mod tests {
         let v: Vec<Concurrency> = serde_yaml_ng::from_str("[-1, 8, max]").unwrap();
         assert_eq!(
             v,
-            [Concurrency::Unbounded, Concurrency::Limit(8), Concurrency::Unbounded]
+            [
+                Concurrency::Unbounded,
+                Concurrency::Limit(8),
+                Concurrency::Unbounded
+            ]
         );
         assert_eq!(serde_json::to_string(&v).unwrap(), "[-1,8,-1]");
         assert!("0".parse::<Concurrency>().is_err());

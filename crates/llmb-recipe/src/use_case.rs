@@ -106,7 +106,14 @@ mod tests {
     #[test]
     fn malformed_entries_show_the_grammar() {
         for bad in [
-            "chat", "chat:128", "chat:0/5", ":1/1", "chat:a/1", "chat:1/-1", "", " , ",
+            "chat",
+            "chat:128",
+            "chat:0/5",
+            ":1/1",
+            "chat:a/1",
+            "chat:1/-1",
+            "",
+            " , ",
         ] {
             let e = parse_list(bad).unwrap_err();
             assert!(e.0.contains("NAME:ISL/OSL"), "{bad}: {e}");

@@ -8,7 +8,9 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::knobs::{KnobError, Knobs, PoolKnobs};
-use crate::recipe::{Disaggregated, GpuConfig, Load, ModelVariant, Parallelism, Pool, Recipe, Scales, UseCaseConfig};
+use crate::recipe::{
+    Disaggregated, GpuConfig, Load, ModelVariant, Parallelism, Pool, Recipe, Scales, UseCaseConfig,
+};
 use crate::types::{join, Concurrency, Dtype, EngineKind, GpuType, LoadStyle, TimeLimit};
 use crate::workload::{Catalog, ScriptLaunch, Source};
 
@@ -313,15 +315,18 @@ pub struct RunSpec {
 pub fn validate(req: &RunRequest, ctx: &ValidateContext<'_>) -> Result<RunSpec, ValidateError> {
     let mut warnings = Vec::new();
     // 1. workload exists
-    let workload = ctx.catalog.get(&req.workload).ok_or_else(|| ValidateError::UnknownWorkload {
-        name: req.workload.clone(),
-        available: ctx.catalog.keys().map(str::to_owned).collect(),
-    })?;
+    let workload =
+        ctx.catalog
+            .get(&req.workload)
+            .ok_or_else(|| ValidateError::UnknownWorkload {
+                name: req.workload.clone(),
+                available: ctx.catalog.keys().map(str::to_owned).collect(),
+            })?;
     let key = workload.key.clone();
     let recipe = &workload.recipe;
     // 2. installed
     if let Some(installed) = ctx.installed {
-        if !installed.iter().any(|k| *k == key) {
+        if !installed.contains(&key) {
             let e = ValidateError::NotInstalled {
                 key: key.clone(),
                 installed: installed.to_vec(),
@@ -331,21 +336,24 @@ pub fn validate(req: &RunRequest, ctx: &ValidateContext<'_>) -> Result<RunSpec, 
     }
     // 3. GPU type
     let gpu = ctx.gpu_type;
-    let gpu_cfg: &GpuConfig = recipe.gpus.get(gpu).ok_or_else(|| ValidateError::GpuNotSupported {
-        key: key.clone(),
-        gpu: gpu.clone(),
-        supported: recipe.gpus.keys().cloned().collect(),
-    })?;
+    let gpu_cfg: &GpuConfig =
+        recipe
+            .gpus
+            .get(gpu)
+            .ok_or_else(|| ValidateError::GpuNotSupported {
+                key: key.clone(),
+                gpu: gpu.clone(),
+                supported: recipe.gpus.keys().cloned().collect(),
+            })?;
     // 4. model size
-    let dtypes = gpu_cfg
-        .model_sizes
-        .get(&req.model_size)
-        .ok_or_else(|| ValidateError::UnknownModelSize {
+    let dtypes = gpu_cfg.model_sizes.get(&req.model_size).ok_or_else(|| {
+        ValidateError::UnknownModelSize {
             key: key.clone(),
             gpu: gpu.clone(),
             size: req.model_size.clone(),
             available: gpu_cfg.model_sizes.keys().cloned().collect(),
-        })?;
+        }
+    })?;
     // 5. dtype
     let (dtype, scales) = req
         .dtype
@@ -402,7 +410,11 @@ pub fn validate(req: &RunRequest, ctx: &ValidateContext<'_>) -> Result<RunSpec, 
     let ntasks_per_node = req.scale.min(gpn);
 
     // 8. disaggregated layout
-    let disaggregated = match gpu_cfg.disaggregated.as_ref().or(recipe.disaggregated.as_ref()) {
+    let disaggregated = match gpu_cfg
+        .disaggregated
+        .as_ref()
+        .or(recipe.disaggregated.as_ref())
+    {
         Some(d) => {
             let d = apply_pool_knobs(d, &knobs);
             check_disaggregated(&d, req.scale, gpn)?;
@@ -455,30 +467,32 @@ pub fn validate(req: &RunRequest, ctx: &ValidateContext<'_>) -> Result<RunSpec, 
         None => recipe.use_cases.iter().map(|u| (u.clone(), true)).collect(),
         Some(list) => list
             .iter()
-            .map(|u| match recipe.use_cases.iter().find(|r| r.name == u.name) {
-                Some(r) => (
-                    UseCaseConfig {
-                        isl: u.isl,
-                        osl: u.osl,
-                        ..r.clone()
-                    },
-                    true,
-                ),
-                None => (
-                    UseCaseConfig {
-                        name: u.name.clone(),
-                        isl: u.isl,
-                        osl: u.osl,
-                        max_batch_size: None,
-                        max_num_tokens: None,
-                        kv_cache_free_gpu_memory_fraction: None,
-                        num_requests: None,
-                        concurrency: None,
-                        time_limit: None,
-                    },
-                    false,
-                ),
-            })
+            .map(
+                |u| match recipe.use_cases.iter().find(|r| r.name == u.name) {
+                    Some(r) => (
+                        UseCaseConfig {
+                            isl: u.isl,
+                            osl: u.osl,
+                            ..r.clone()
+                        },
+                        true,
+                    ),
+                    None => (
+                        UseCaseConfig {
+                            name: u.name.clone(),
+                            isl: u.isl,
+                            osl: u.osl,
+                            max_batch_size: None,
+                            max_num_tokens: None,
+                            kv_cache_free_gpu_memory_fraction: None,
+                            num_requests: None,
+                            concurrency: None,
+                            time_limit: None,
+                        },
+                        false,
+                    ),
+                },
+            )
             .collect(),
     };
     let settings = &recipe.engine.settings;
@@ -506,7 +520,10 @@ pub fn validate(req: &RunRequest, ctx: &ValidateContext<'_>) -> Result<RunSpec, 
                 .kv_cache_fraction
                 .or(u.kv_cache_free_gpu_memory_fraction)
                 .or(settings.kv_cache_free_gpu_memory_fraction),
-            num_requests: knobs.num_requests.or(u.num_requests).or(recipe.load.num_requests),
+            num_requests: knobs
+                .num_requests
+                .or(u.num_requests)
+                .or(recipe.load.num_requests),
             concurrency: knobs
                 .concurrency
                 .clone()
@@ -563,8 +580,18 @@ pub fn validate(req: &RunRequest, ctx: &ValidateContext<'_>) -> Result<RunSpec, 
         use_cases,
         parallelism,
         disaggregated,
-        container_image: recipe.images.engine.get(gpu).filter(|s| !s.is_empty()).cloned(),
-        client_image: recipe.images.client.as_ref().and_then(|c| c.get(gpu)).cloned(),
+        container_image: recipe
+            .images
+            .engine
+            .get(gpu)
+            .filter(|s| !s.is_empty())
+            .cloned(),
+        client_image: recipe
+            .images
+            .client
+            .as_ref()
+            .and_then(|c| c.get(gpu))
+            .cloned(),
         slurm,
         profile: req.profile,
         repeat: req.repeat,
@@ -661,9 +688,14 @@ pub fn check_disaggregated(d: &Disaggregated, scale: u32, gpn: u32) -> Result<()
         return Err(ValidateError::Disaggregated {
             problem: format!(
                 "{} prefill x {} GPUs + {} decode x {} GPUs = {total} GPUs, but scale is {scale}",
-                d.prefill.servers, d.prefill.gpus_per_server, d.decode.servers, d.decode.gpus_per_server
+                d.prefill.servers,
+                d.prefill.gpus_per_server,
+                d.decode.servers,
+                d.decode.gpus_per_server
             ),
-            fix: format!("run with --scale {total}, or change NCTX/CTX_WORLD_SIZE/NGEN/GEN_WORLD_SIZE"),
+            fix: format!(
+                "run with --scale {total}, or change NCTX/CTX_WORLD_SIZE/NGEN/GEN_WORLD_SIZE"
+            ),
         });
     }
     Ok(())
@@ -718,7 +750,12 @@ mod tests {
 
     #[test]
     fn llama33_scale_1_on_gb200() {
-        let s = run(&req("inference_llama3.3", "70b", "nvfp4", 1), GpuType::Gb200, &env(&[])).unwrap();
+        let s = run(
+            &req("inference_llama3.3", "70b", "nvfp4", 1),
+            GpuType::Gb200,
+            &env(&[]),
+        )
+        .unwrap();
         assert_eq!((s.nodes, s.ntasks_per_node, s.gpus_per_node), (1, 1, 4));
         assert_eq!(s.use_cases.len(), 4);
         let chat = &s.use_cases[1];
@@ -726,7 +763,10 @@ mod tests {
         assert_eq!(chat.max_batch_size, Some(4096));
         assert_eq!(chat.max_num_tokens, Some(8192));
         assert_eq!(chat.concurrency, [Concurrency::Unbounded]);
-        assert_eq!(s.container_image.as_deref(), Some("nvcr.io#nvidia/tensorrt-llm/release:1.0.0rc1"));
+        assert_eq!(
+            s.container_image.as_deref(),
+            Some("nvcr.io#nvidia/tensorrt-llm/release:1.0.0rc1")
+        );
         assert_eq!(s.slurm.job_name, "inference_llama3.3_70b_nvfp4");
         assert_eq!(s.slurm.time_limit, Some(TimeLimit::minutes(30)));
         assert!(s.streaming);
@@ -737,26 +777,54 @@ mod tests {
 
     #[test]
     fn llama33_scale_3_lists_supported_scales() {
-        let e = run(&req("inference_llama3.3", "70b", "nvfp4", 3), GpuType::Gb200, &env(&[])).unwrap_err();
+        let e = run(
+            &req("inference_llama3.3", "70b", "nvfp4", 3),
+            GpuType::Gb200,
+            &env(&[]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Supported scales: 1"), "{e}");
     }
 
     #[test]
     fn llama4_scale_8_spans_two_gb200_nodes() {
-        let s = run(&req("inference_llama4", "17b", "fp8", 8), GpuType::Gb200, &env(&[])).unwrap();
+        let s = run(
+            &req("inference_llama4", "17b", "fp8", 8),
+            GpuType::Gb200,
+            &env(&[]),
+        )
+        .unwrap();
         assert_eq!((s.nodes, s.ntasks_per_node), (2, 4));
-        assert_eq!(s.parallelism, Parallelism { tp: 8, pp: 1, ep: 8, attention_dp: true });
+        assert_eq!(
+            s.parallelism,
+            Parallelism {
+                tp: 8,
+                pp: 1,
+                ep: 8,
+                attention_dp: true
+            }
+        );
         assert_eq!(s.use_cases[2].max_num_tokens, Some(22528));
     }
 
     #[test]
     fn deepseek_dynamo_scale_32_on_gb200_is_8_nodes() {
-        let s = run(&req("inference_deepseek-r1-dynamo", "671b", "nvfp4", 32), GpuType::Gb200, &env(&[])).unwrap();
+        let s = run(
+            &req("inference_deepseek-r1-dynamo", "671b", "nvfp4", 32),
+            GpuType::Gb200,
+            &env(&[]),
+        )
+        .unwrap();
         assert_eq!((s.nodes, s.ntasks_per_node), (8, 4));
         let d = s.disaggregated.unwrap();
         assert_eq!((d.prefill.servers, d.prefill.gpus_per_server), (6, 4));
         assert_eq!(s.use_cases[0].concurrency, [Concurrency::Limit(2048)]);
-        let h = run(&req("inference_deepseek-r1-dynamo", "671b", "fp8", 48), GpuType::H100, &env(&[])).unwrap();
+        let h = run(
+            &req("inference_deepseek-r1-dynamo", "671b", "fp8", 48),
+            GpuType::H100,
+            &env(&[]),
+        )
+        .unwrap();
         assert_eq!(h.nodes, 6);
         assert_eq!(h.use_cases[0].concurrency, [Concurrency::Limit(1024)]);
         assert_eq!(h.slurm.time_limit, Some(TimeLimit::minutes(120)));
@@ -774,18 +842,41 @@ mod tests {
 
     #[test]
     fn unknown_workload_lists_available() {
-        let e = run(&req("inference_llama5", "70b", "fp8", 1), GpuType::Gb200, &env(&[])).unwrap_err();
+        let e = run(
+            &req("inference_llama5", "70b", "fp8", 1),
+            GpuType::Gb200,
+            &env(&[]),
+        )
+        .unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("Available workloads: inference_deepseek-r1-dynamo, inference_llama3.3"), "{msg}");
+        assert!(
+            msg.contains("Available workloads: inference_deepseek-r1-dynamo, inference_llama3.3"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn order_gpu_size_dtype_each_list_choices() {
-        let e = run(&req("inference_llama3.3", "70b", "nvfp4", 1), GpuType::H100, &env(&[])).unwrap_err();
+        let e = run(
+            &req("inference_llama3.3", "70b", "nvfp4", 1),
+            GpuType::H100,
+            &env(&[]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Supported GPU types: gb200"), "{e}");
-        let e = run(&req("inference_llama3.3", "8b", "nvfp4", 1), GpuType::Gb200, &env(&[])).unwrap_err();
+        let e = run(
+            &req("inference_llama3.3", "8b", "nvfp4", 1),
+            GpuType::Gb200,
+            &env(&[]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Available model sizes: 70b"), "{e}");
-        let e = run(&req("inference_llama3.3", "70b", "fp8", 1), GpuType::Gb200, &env(&[])).unwrap_err();
+        let e = run(
+            &req("inference_llama3.3", "70b", "fp8", 1),
+            GpuType::Gb200,
+            &env(&[]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Supported dtypes: nvfp4"), "{e}");
     }
 
@@ -804,7 +895,10 @@ mod tests {
         };
         let r = req("inference_llama3.3", "70b", "nvfp4", 1);
         let err = validate(&r, &ctx).unwrap_err().to_string();
-        assert!(err.contains("Installed workloads: inference_llama4"), "{err}");
+        assert!(
+            err.contains("Installed workloads: inference_llama4"),
+            "{err}"
+        );
         ctx.force = true;
         let s = validate(&r, &ctx).unwrap();
         assert!(matches!(s.warnings[0], ValidationWarning::Forced { .. }));
@@ -821,13 +915,21 @@ mod tests {
         assert_eq!(s.use_cases.len(), 1);
         assert_eq!(s.use_cases[0].name, "chat");
         assert_eq!(s.use_cases[0].num_requests, Some(40));
-        assert_eq!(s.use_cases[0].max_batch_size, Some(4096), "recipe's chat knobs kept");
+        assert_eq!(
+            s.use_cases[0].max_batch_size,
+            Some(4096),
+            "recipe's chat knobs kept"
+        );
         assert_eq!(s.knobs["NUM_REQUESTS"], "40");
 
         let s = run(
             &req("inference_llama3.3", "70b", "nvfp4", 1),
             GpuType::Gb200,
-            &env(&[("USE_CASES", "summarization:8000/512"), ("STREAMING", "false"), ("SBATCH_TIMELIMIT", "1:00:00")]),
+            &env(&[
+                ("USE_CASES", "summarization:8000/512"),
+                ("STREAMING", "false"),
+                ("SBATCH_TIMELIMIT", "1:00:00"),
+            ]),
         )
         .unwrap();
         assert!(!s.streaming);
@@ -843,8 +945,14 @@ mod tests {
             &env(&[("USE_CASES", "generation:512/8000 qa:64/64")]),
         )
         .unwrap();
-        assert_eq!(s.slurm.time_limit, Some(TimeLimit::minutes(30)), "two use cases: recipe default");
-        assert!(matches!(&s.warnings[0], ValidationWarning::UseCaseNotInRecipe { name, .. } if name == "qa"));
+        assert_eq!(
+            s.slurm.time_limit,
+            Some(TimeLimit::minutes(30)),
+            "two use cases: recipe default"
+        );
+        assert!(
+            matches!(&s.warnings[0], ValidationWarning::UseCaseNotInRecipe { name, .. } if name == "qa")
+        );
         assert_eq!(s.use_cases[1].max_batch_size, Some(640), "engine default");
         let s = run(
             &req("inference_llama3.3", "70b", "nvfp4", 1),
@@ -857,7 +965,12 @@ mod tests {
 
     #[test]
     fn malformed_use_cases_and_bad_knobs_are_errors() {
-        let e = run(&req("inference_llama3.3", "70b", "nvfp4", 1), GpuType::Gb200, &env(&[("USE_CASES", "chat:128")])).unwrap_err();
+        let e = run(
+            &req("inference_llama3.3", "70b", "nvfp4", 1),
+            GpuType::Gb200,
+            &env(&[("USE_CASES", "chat:128")]),
+        )
+        .unwrap_err();
         assert!(matches!(e, ValidateError::Knob(_)));
         assert!(e.to_string().contains("USE_CASES"), "{e}");
     }
@@ -874,13 +987,24 @@ mod tests {
 
     #[test]
     fn scale_rules() {
-        let s = Scales { scales: vec![8, 16, 64], exact_scales: false };
+        let s = Scales {
+            scales: vec![8, 16, 64],
+            exact_scales: false,
+        };
         assert_eq!(check_scale(16, &s), Ok(None));
-        assert!(check_scale(4, &s).unwrap_err().contains("below the minimum"));
+        assert!(check_scale(4, &s)
+            .unwrap_err()
+            .contains("below the minimum"));
         assert!(check_scale(32, &s).unwrap_err().contains("between"));
         let w = check_scale(128, &s).unwrap().unwrap();
-        assert!(w.to_string().contains("exceeds maximum tested scale"), "{w}");
-        let exact = Scales { scales: vec![8, 16], exact_scales: true };
+        assert!(
+            w.to_string().contains("exceeds maximum tested scale"),
+            "{w}"
+        );
+        let exact = Scales {
+            scales: vec![8, 16],
+            exact_scales: true,
+        };
         assert!(check_scale(32, &exact).is_err());
     }
 
@@ -889,10 +1013,20 @@ mod tests {
         // A non-exact recipe that would accept 6 on gb200 (4 per node) by the scale rule.
         let mut c = catalog();
         let mut w = c.get("inference_llama4").unwrap().clone();
-        w.recipe.gpus.get_mut(&GpuType::Gb200).unwrap().model_sizes.get_mut("17b").unwrap().insert(
-            Dtype::Fp8,
-            Scales { scales: vec![4], exact_scales: false },
-        );
+        w.recipe
+            .gpus
+            .get_mut(&GpuType::Gb200)
+            .unwrap()
+            .model_sizes
+            .get_mut("17b")
+            .unwrap()
+            .insert(
+                Dtype::Fp8,
+                Scales {
+                    scales: vec![4],
+                    exact_scales: false,
+                },
+            );
         c.insert(w);
         let e = env(&[]);
         let ctx = ValidateContext {
@@ -904,11 +1038,20 @@ mod tests {
             force: false,
         };
         let err = validate(&req("inference_llama4", "17b", "fp8", 6), &ctx).unwrap_err();
-        assert_eq!(err, ValidateError::NotWholeNodes { scale: 6, gpus_per_node: 4 });
+        assert_eq!(
+            err,
+            ValidateError::NotWholeNodes {
+                scale: 6,
+                gpus_per_node: 4
+            }
+        );
         assert!(err.to_string().contains("multiple of 4"), "{err}");
         let ok = validate(&req("inference_llama4", "17b", "fp8", 16), &ctx).unwrap();
         assert_eq!((ok.nodes, ok.ntasks_per_node), (4, 4));
-        assert!(matches!(ok.warnings[0], ValidationWarning::ExceedsMaxTestedScale { .. }));
+        assert!(matches!(
+            ok.warnings[0],
+            ValidationWarning::ExceedsMaxTestedScale { .. }
+        ));
     }
 
     #[test]
@@ -930,7 +1073,9 @@ mod tests {
                                 force: false,
                             };
                             let s = validate(&req(&w.key, size, dtype.as_str(), scale), &ctx)
-                                .unwrap_or_else(|e| panic!("{} {gpu} {size} {dtype} {scale}: {e}", w.key));
+                                .unwrap_or_else(|e| {
+                                    panic!("{} {gpu} {size} {dtype} {scale}: {e}", w.key)
+                                });
                             assert!(s.warnings.is_empty(), "{}: {:?}", w.key, s.warnings);
                             assert!(s.container_image.is_some());
                             assert!(!s.use_cases.is_empty());

@@ -156,14 +156,23 @@ impl Catalog {
 
 /// The recipes compiled into llmb: `(file name, YAML text)` from the repository's `recipes/`.
 pub const BUILTIN_SOURCES: [(&str, &str); 5] = [
-    ("llama3.3.yaml", include_str!("../../../recipes/llama3.3.yaml")),
+    (
+        "llama3.3.yaml",
+        include_str!("../../../recipes/llama3.3.yaml"),
+    ),
     ("llama4.yaml", include_str!("../../../recipes/llama4.yaml")),
-    ("nim-llama3.yaml", include_str!("../../../recipes/nim-llama3.yaml")),
+    (
+        "nim-llama3.yaml",
+        include_str!("../../../recipes/nim-llama3.yaml"),
+    ),
     (
         "deepseek-r1-dynamo.yaml",
         include_str!("../../../recipes/deepseek-r1-dynamo.yaml"),
     ),
-    ("trtllm-serve.yaml", include_str!("../../../recipes/trtllm-serve.yaml")),
+    (
+        "trtllm-serve.yaml",
+        include_str!("../../../recipes/trtllm-serve.yaml"),
+    ),
 ];
 
 /// Parses the built-in recipes (errors name `builtin:<file>`; a test keeps them valid).
