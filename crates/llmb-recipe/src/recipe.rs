@@ -618,4 +618,19 @@ use_cases:
         let msg = Recipe::from_yaml(&dup, "x.yaml").unwrap_err().to_string();
         assert!(msg.contains("listed twice"), "{msg}");
     }
+
+    #[test]
+    fn docs_example_parses() {
+        let doc = include_str!("../../../docs/RECIPES.md");
+        let start = doc.find("## Example").unwrap();
+        let body = &doc[start..];
+        let yaml = body
+            .split("```yaml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .unwrap();
+        let r = Recipe::from_yaml(yaml, "docs/RECIPES.md").unwrap();
+        assert_eq!(r.key(), "inference_tiny-chat");
+        assert_eq!(r.use_cases[1].concurrency.as_ref().unwrap().len(), 3);
+    }
 }
