@@ -6,9 +6,11 @@
 //! Nothing here prints or exits.
 #![warn(missing_docs)]
 
+pub mod jobs;
 pub mod slurm;
 pub mod time;
 
+pub use jobs::store::{JobFilter, JobRecord, JobStore, LauncherKind, StateUpdate, StoreError};
 pub use slurm::commands::{ExitCode, JobDetails, JobId, Slurm, SlurmError, SubmitRequest};
 pub use slurm::state::JobState;
 pub use time::UtcTime;

@@ -1,0 +1,3 @@
+//! How llmb remembers jobs: the SQLite store and the provenance file written per job.
+
+pub mod store;
