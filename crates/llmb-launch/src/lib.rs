@@ -10,6 +10,10 @@ pub mod jobs;
 pub mod slurm;
 pub mod time;
 
+pub use jobs::provenance::{
+    is_secret_key, redact, redact_map, ClusterInfo, ContainerInfo, JobConfig, JobInfo, ModelInfo,
+    Provenance, ProvenanceError, Secrets, WorkloadInfo,
+};
 pub use jobs::store::{JobFilter, JobRecord, JobStore, LauncherKind, StateUpdate, StoreError};
 pub use slurm::commands::{ExitCode, JobDetails, JobId, Slurm, SlurmError, SubmitRequest};
 pub use slurm::state::JobState;
