@@ -203,23 +203,40 @@ impl Slurm {
         })
     }
 
-    /// The job's current state: `sacct` first, then `squeue` when sacct has no record yet or
-    /// accounting is unavailable.
+    /// The job's current state: `sacct` first; `squeue` when sacct has no record yet, when
+    /// accounting is unavailable, or while sacct says the job is still live.
     ///
+    /// sacct lags slurmctld (22.05 here: `PENDING` in sacct while squeue already says
+    /// `RUNNING`), so for a live job the controller's answer wins when it has one, except
+    /// that a terminal state is only reported once sacct has it too (until then:
+    /// `COMPLETING`). So when this returns a terminal state, [`Slurm::details`] has the
+    /// final exit code and end time. Where sacct fails (accounting disabled), squeue's
+    /// answer is final.
     /// [`JobState::Purged`] when sacct answered and neither command knows the job;
     /// [`JobState::Unknown`] when sacct could not answer and squeue does not know the job.
     pub fn state(&self, job: &JobId) -> Result<JobState, SlurmError> {
-        let sacct_answered = match self.sacct(job) {
-            Ok(Some(details)) => return Ok(details.state),
-            Ok(None) => true,
-            Err(SlurmError::NotFound { .. } | SlurmError::Failed { .. }) => false,
+        let sacct = match self.sacct(job) {
+            Ok(Some(details)) if details.state.is_terminal() => return Ok(details.state),
+            Ok(found) => Ok(found.map(|d| d.state)),
+            Err(e @ (SlurmError::NotFound { .. } | SlurmError::Failed { .. })) => Err(e),
             Err(e) => return Err(e),
         };
-        match self.squeue_state(job)? {
-            Some(state) => Ok(state),
-            None if sacct_answered => Ok(JobState::Purged),
-            None => Ok(JobState::Unknown),
-        }
+        let squeue = match (self.squeue_state(job), &sacct) {
+            (Ok(state), _) => state,
+            // sacct already answered: a failing squeue does not hide that answer.
+            (Err(_), Ok(Some(state))) => return Ok(*state),
+            (Err(e), _) => return Err(e),
+        };
+        Ok(match (squeue, sacct) {
+            // Ended in the controller, not yet in accounting (sacct still says live, or has no
+            // record yet: both observed on 22.05 for a job that ran for 0 s): report it as
+            // still wrapping up, so a caller that polls until terminal then reads the final
+            // sacct record. (A terminal sacct answer returned above.)
+            (Some(ended), Ok(_)) if ended.is_terminal() => JobState::Completing,
+            (Some(state), _) | (None, Ok(Some(state))) => state,
+            (None, Ok(None)) => JobState::Purged,
+            (None, Err(_)) => JobState::Unknown,
+        })
     }
 
     /// What sacct knows about the job's allocation, or `None` if it has no record.
@@ -580,6 +597,16 @@ mod tests {
     }
 
     #[test]
+    fn sacct_cancelled_while_pending() {
+        // Observed on 22.05: Start is `None`, not `Unknown`, for a job cancelled in the queue.
+        let out = "10|CANCELLED by 0|0:0|00:00:00|None assigned|None|2026-11-23T11:06:33\n";
+        let d = parse_sacct(out, "10").unwrap().unwrap();
+        assert_eq!(d.state, JobState::Cancelled);
+        assert_eq!((d.node_list, d.start), (None, None));
+        assert_eq!(d.end.unwrap().to_string(), "2026-11-23T11:06:33Z");
+    }
+
+    #[test]
     fn sacct_truncated_state_and_trailing_pipe() {
         // `-p` (not `-P`) ends each line with '|'; a fixed-width column ends with '+'.
         let out = "130|CANCELLED+|0:0|00:00:03|node1|2025-06-02T09:15:00|2025-06-02T09:15:03|\n";
@@ -790,6 +817,9 @@ mod tests {
         fake(tmp.path(), "sacct", "exit 0");
         fake(tmp.path(), "squeue", "echo RUNNING");
         assert_eq!(slurm.state(&job).unwrap(), JobState::Running);
+        // ... and it already ended there: not final until sacct has it.
+        fake(tmp.path(), "squeue", "echo FAILED");
+        assert_eq!(slurm.state(&job).unwrap(), JobState::Completing);
 
         // Neither knows it: purged.
         fake(
@@ -810,6 +840,28 @@ mod tests {
         // Accounting disabled, squeue still holds the finished job.
         fake(tmp.path(), "squeue", "echo COMPLETED");
         assert_eq!(slurm.state(&job).unwrap(), JobState::Completed);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_of_a_live_job_prefers_the_controller() {
+        let tmp = TempDir::new("state-live");
+        let slurm = Slurm::with_bin_dir(tmp.path());
+        let job: JobId = "9".parse().unwrap();
+        // Observed on 22.05: sacct still PENDING (with a start time) while squeue says RUNNING.
+        fake(
+            tmp.path(),
+            "sacct",
+            "echo '9|PENDING|0:0|00:00:01|node1|2026-11-23T11:06:27|Unknown'",
+        );
+        fake(tmp.path(), "squeue", "echo RUNNING");
+        assert_eq!(slurm.state(&job).unwrap(), JobState::Running);
+        // Ended in the controller, sacct not caught up: still wrapping up.
+        fake(tmp.path(), "squeue", "echo FAILED");
+        assert_eq!(slurm.state(&job).unwrap(), JobState::Completing);
+        // No squeue at all: sacct's answer stands.
+        std::fs::remove_file(tmp.path().join("squeue")).unwrap();
+        assert_eq!(slurm.state(&job).unwrap(), JobState::Pending);
     }
 
     #[cfg(unix)]
