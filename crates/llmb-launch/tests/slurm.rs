@@ -21,7 +21,8 @@ fn enabled(test: &str) -> bool {
     on
 }
 
-/// A fresh folder for one test's script and job output.
+/// A fresh folder for one test's script and job output; a passing test removes it, a
+/// failing one leaves it for inspection.
 fn work_dir(test: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -82,6 +83,7 @@ fn echo_hi_completes() {
     // The environment given to submit reached the job (sbatch's --export=ALL).
     let out = std::fs::read_to_string(dir.join(format!("slurm-{job}.out"))).unwrap();
     assert_eq!(out.trim(), "hi");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -96,6 +98,7 @@ fn exit_3_fails() {
     let details = slurm.details(&job).unwrap().expect("sacct record");
     eprintln!("exit_3_fails: {details:?}");
     assert_eq!(details.exit_code.map(|e| e.code), Some(3));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -112,4 +115,30 @@ fn scancel_cancels() {
     assert_eq!(state, JobState::Cancelled);
     let details = slurm.details(&job).unwrap().expect("sacct record");
     eprintln!("scancel_cancels: {details:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rejected_submission_carries_slurms_message() {
+    if !enabled("rejected_submission_carries_slurms_message") {
+        return;
+    }
+    let dir = work_dir("reject");
+    let script = dir.join("job.sh");
+    std::fs::write(&script, "#!/bin/bash\ntrue\n").unwrap();
+    let req = SubmitRequest {
+        script,
+        sbatch_args: vec!["--partition=llmb-no-such-partition".into()],
+        env: Default::default(),
+        cwd: dir.clone(),
+    };
+    let err = Slurm::new().submit(&req).unwrap_err().to_string();
+    eprintln!("rejected_submission_carries_slurms_message: {err}");
+    assert!(
+        err.contains(
+            "sbatch: error: Batch job submission failed: Invalid partition name specified"
+        ),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
