@@ -3,7 +3,7 @@
 //!
 //! The keys follow llmb-run's file (`job_info`, `workload_info`, `model_info`,
 //! `cluster_info`, `container_info`, `job_config`) so existing tooling can read ours.
-//! [`render`] and [`write`] always redact: values under secret-looking keys (see
+//! [`render()`] and [`write()`] always redact: values under secret-looking keys (see
 //! [`is_secret_key`]) and any string containing a known secret value become `<redacted>`.
 
 use std::collections::BTreeMap;
