@@ -46,6 +46,9 @@ pub struct DriverContext {
     pub interrupt: watch::Receiver<bool>,
     /// Worker threads of the runtime, for the CPU verdict.
     pub threads: usize,
+    /// The run's origin, when several processes share one (`--workers`): the driver waits
+    /// for it, and every instant in the records counts from it.
+    pub start_at: Option<Instant>,
 }
 
 struct Phase {
@@ -61,7 +64,10 @@ pub async fn run(
     sink: Sink,
 ) -> Result<LoadResult, crate::ClientError> {
     let uri = ctx.target.uri(ctx.target.endpoint.path())?;
-    let origin = Instant::now();
+    if let Some(at) = ctx.start_at {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+    }
+    let origin = ctx.start_at.unwrap_or_else(Instant::now);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let mut interrupted = false;
     if plan.warmup > 0 {
@@ -152,6 +158,12 @@ async fn run_phase(
         }
         // When is it due?
         let due = schedule.next_offset().map(|o| start + o);
+        let id = phase.first_id + i;
+        if plan.shard.is_some_and(|s| !s.owns(id)) {
+            // Another worker's request: its arrival was drawn, so the schedule stays global.
+            i += 1;
+            continue;
+        }
         if let Some(due) = due {
             if deadline.is_some_and(|d| due >= d) {
                 break;
@@ -172,10 +184,10 @@ async fn run_phase(
         };
         let slot_at = tokio::time::Instant::now();
         let scheduled_ns = due.map_or_else(|| ns(slot_at), ns);
-        let id = phase.first_id + i;
         let req = &plan.requests[(id % plan.requests.len() as u64) as usize];
         let job = Job {
             id,
+            worker: plan.shard.map_or(0, |s| s.index),
             warmup: phase.warmup,
             prompt_index: req.prompt_index,
             input_tokens: req.input_tokens,
@@ -254,6 +266,7 @@ struct Shared {
 #[derive(Debug, Clone, Copy)]
 struct Job {
     id: u64,
+    worker: u32,
     warmup: bool,
     prompt_index: u64,
     input_tokens: u64,
@@ -268,7 +281,7 @@ impl Job {
         let base = |sent_ns, end_ns| RequestRecord {
             id: self.id,
             prompt_index: self.prompt_index,
-            worker: 0,
+            worker: self.worker,
             warmup: self.warmup,
             scheduled_ns: self.scheduled_ns,
             slot_ns: self.slot_ns,

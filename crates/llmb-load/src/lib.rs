@@ -12,9 +12,10 @@ pub mod progress;
 pub mod schedule;
 pub mod sink;
 pub mod verdict;
+pub mod worker;
 
 pub use client::{ClientError, Target};
 pub use dataset::{PreparedRequest, RequestShape, ServerKind};
 pub use driver::{run, LoadResult};
-pub use plan::{Concurrency, LoadPlan};
+pub use plan::{Concurrency, LoadPlan, Shard};
 pub use schedule::Arrival;

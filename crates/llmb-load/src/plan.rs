@@ -6,7 +6,7 @@ use crate::dataset::PreparedRequest;
 use crate::schedule::Arrival;
 
 /// Client-side limit on requests in flight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Concurrency {
     /// At most this many (closed loop when no rate is set).
@@ -55,4 +55,46 @@ pub struct LoadPlan {
     pub grace: Duration,
     /// Seed of the arrival process.
     pub seed: u64,
+    /// This process's share of a schedule split across worker processes.
+    pub shard: Option<Shard>,
+}
+
+/// One worker's share of a global schedule: request `id` is sent by worker `id % count`.
+/// Every worker walks the same global arrival sequence, so the union of their sends is
+/// exactly the single-process schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// This worker, `0..count`.
+    pub index: u32,
+    /// Workers in all.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether this worker sends request `id`.
+    pub fn owns(&self, id: u64) -> bool {
+        self.count <= 1 || id % u64::from(self.count) == u64::from(self.index)
+    }
+
+    /// This worker's part of `total` (concurrency slots), spread as evenly as possible.
+    pub fn part_of(&self, total: u64) -> u64 {
+        let k = u64::from(self.count.max(1));
+        total / k + u64::from(u64::from(self.index) < total % k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_ids_and_slots() {
+        let shards: Vec<Shard> = (0..3).map(|index| Shard { index, count: 3 }).collect();
+        for id in 0..30u64 {
+            assert_eq!(shards.iter().filter(|s| s.owns(id)).count(), 1);
+        }
+        let parts: Vec<u64> = shards.iter().map(|s| s.part_of(64)).collect();
+        assert_eq!(parts, vec![22, 21, 21]);
+        assert_eq!(parts.iter().sum::<u64>(), 64);
+    }
 }

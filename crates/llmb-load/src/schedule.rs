@@ -6,7 +6,7 @@ use std::time::Duration;
 use llmb_rand::Rng;
 
 /// When requests are due.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Arrival {
     /// As soon as a concurrency slot is free (closed loop), or all at once without a limit.

@@ -144,6 +144,10 @@ pub struct BenchArgs {
     /// After Ctrl-C, let in-flight requests finish for this long.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub grace: std::time::Duration,
+    /// Split the load across this many client processes: one global schedule, request i
+    /// sent by worker i mod K, concurrency divided among them, results merged exactly.
+    #[arg(long, default_value_t = 1)]
+    pub workers: u32,
     /// Result folder (default: results/<timestamp>-<label>).
     #[arg(long)]
     pub output_dir: Option<PathBuf>,

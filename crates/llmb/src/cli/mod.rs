@@ -32,4 +32,10 @@ pub enum Command {
     /// The reference reader alone (run by `llmb selfbench`).
     #[command(hide = true)]
     SelfbenchReader(selfbench::ReaderArgs),
+    /// One client process of `llmb bench --workers K` (started by it).
+    #[command(hide = true)]
+    BenchWorker {
+        /// The worker spec written by the parent.
+        spec: std::path::PathBuf,
+    },
 }

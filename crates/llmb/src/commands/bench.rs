@@ -22,7 +22,7 @@ use llmb_report::{genai_perf, serving, summary_json, trtllm, RunInfo};
 use llmb_tokenizer::{LengthSpec, Tokenizer};
 use serde_json::{json, Value};
 
-use super::{bad, embedded, ExitStatus};
+use super::{bad, embedded, workers, ExitStatus};
 use crate::cli::bench::{BenchArgs, EndpointArg, FormatArg, ServerArg};
 use crate::live::Live;
 use crate::usecase::{self, UseCase};
@@ -49,6 +49,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         .map(|c| Concurrency::from_flag(*c))
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
+    for c in &concurrencies {
+        workers::check(a.workers, *c)?;
+    }
     // One socket per stream; an unbounded run takes whatever the system allows.
     let max_streams = concurrencies.iter().try_fold(0u64, |m, c| match c {
         Concurrency::Limit(n) => Some(m.max(*n as u64)),
@@ -299,6 +302,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             duration: a.duration,
             grace: a.grace,
             seed: a.seed,
+            shard: None,
         };
         let config = json!({
             "llmb_version": env!("CARGO_PKG_VERSION"),
@@ -317,21 +321,33 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         });
         std::fs::write(dir.config(), serde_json::to_vec_pretty(&config)?)?;
         let _ = std::fs::remove_file(dir.records());
-        let sink = Sink::start(Some(&dir.records()), tokenizer.clone())
-            .with_context(|| format!("cannot write {}", dir.records().display()))?;
-        let progress = Arc::new(Progress::default());
-        let live = Live::start(progress.clone(), point.label.clone(), a.quiet);
-        let ctx = DriverContext {
-            client: client.clone(),
-            target: target.clone(),
-            stream: shape.stream,
-            progress,
-            interrupt: interrupt_rx.clone(),
-            threads,
+        let result = if a.workers > 1 {
+            let shared = workers::Shared {
+                target: &target,
+                stream: shape.stream,
+                tokenizer: a.tokenizer.clone(),
+            };
+            let r = workers::run(&plan, a.workers, shared, &dir.dir).await?;
+            write_records(&dir.records(), &r.records)?;
+            r
+        } else {
+            let sink = Sink::start(Some(&dir.records()), tokenizer.clone())
+                .with_context(|| format!("cannot write {}", dir.records().display()))?;
+            let progress = Arc::new(Progress::default());
+            let live = Live::start(progress.clone(), point.label.clone(), a.quiet);
+            let ctx = DriverContext {
+                client: client.clone(),
+                target: target.clone(),
+                stream: shape.stream,
+                progress,
+                interrupt: interrupt_rx.clone(),
+                threads,
+                start_at: None,
+            };
+            let result = llmb_load::run(&plan, ctx, sink).await;
+            live.finish().await;
+            result?
         };
-        let result = llmb_load::run(&plan, ctx, sink).await;
-        live.finish().await;
-        let result = result?;
 
         // ---- metrics and files ----
         let summary = Summary::from_records(&result.records, Some(result.window));
@@ -473,6 +489,22 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     Ok(status)
+}
+
+/// Writes merged records (a `--workers` run) as one records.jsonl.
+fn write_records(
+    path: &std::path::Path,
+    records: &[llmb_metrics::RequestRecord],
+) -> anyhow::Result<()> {
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+    );
+    for r in records {
+        serde_json::to_writer(&mut w, r)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn server_kind(s: ServerArg) -> ServerKind {

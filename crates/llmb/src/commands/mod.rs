@@ -4,6 +4,7 @@ mod bench;
 mod embedded;
 mod selfbench;
 mod serve;
+mod workers;
 
 use crate::cli::{Cli, Command};
 
@@ -46,5 +47,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Serve(args) => serve::run(args).await,
         Command::Selfbench(args) => selfbench::run(args).await,
         Command::SelfbenchReader(args) => selfbench::reader(args).await,
+        Command::BenchWorker { spec } => workers::worker(&spec).await,
     }
 }

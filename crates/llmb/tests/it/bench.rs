@@ -243,3 +243,93 @@ fn no_arguments_benchmarks_the_embedded_engine() {
     assert!(stdout.contains("Request Throughput (req/sec):"));
     assert_eq!(records(&out).len(), 320);
 }
+
+/// The shape of a JSON document: every key path, values left out.
+fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    if let serde_json::Value::Object(m) = v {
+        for (k, v) in m {
+            let p = format!("{prefix}/{k}");
+            out.push(p.clone());
+            key_paths(v, &p, out);
+        }
+    }
+}
+
+#[test]
+fn workers_split_one_schedule_and_merge_like_a_single_process() {
+    let sim = Sim::start(&["--ttft-ms", "5", "--itl-ms", "1"]);
+    let run_with = |workers: &str, name: &str| {
+        let out = tempdir(name);
+        let o = run(&[
+            "bench",
+            "--url",
+            &sim.url,
+            "--isl",
+            "32",
+            "--osl",
+            "16",
+            "--concurrency",
+            "6",
+            "--num-requests",
+            "60",
+            "--workers",
+            workers,
+            "--quiet",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let one = run_with("1", "workers-1");
+    let three = run_with("3", "workers-3");
+    let recs = records(&three);
+    // Every request of the global schedule exactly once, each from the worker that owns it.
+    let mut ids: Vec<u64> = recs.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..60).collect::<Vec<_>>());
+    for r in &recs {
+        assert_eq!(r["worker"].as_u64().unwrap(), r["id"].as_u64().unwrap() % 3);
+        assert_eq!(r["chunks"].as_array().unwrap().len(), 16);
+    }
+    let (s1, s3) = (
+        read_json(one.join("summary.json")),
+        read_json(three.join("summary.json")),
+    );
+    assert_eq!(s1["requests"], s3["requests"]);
+    assert_eq!(s3["requests"]["completed"], 60);
+    assert_eq!(
+        s3["client"]["threads"].as_u64(),
+        s1["client"]["threads"].as_u64().map(|t| t * 3)
+    );
+    // Same metrics under the same definitions, in the same files.
+    let (mut k1, mut k3) = (Vec::new(), Vec::new());
+    key_paths(&s1, "", &mut k1);
+    key_paths(&s3, "", &mut k3);
+    assert_eq!(k1, k3);
+    for f in [
+        "performance_overview.txt",
+        "serving_result.json",
+        "profile_export_genai_perf.json",
+    ] {
+        assert!(three.join(f).exists(), "{f}");
+    }
+    // Too many workers for the concurrency is refused with the numbers.
+    let o = run(&[
+        "bench",
+        "--url",
+        &sim.url,
+        "--concurrency",
+        "2",
+        "--workers",
+        "3",
+        "--num-requests",
+        "4",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--workers 3") && err.contains("--concurrency is 2"),
+        "{err}"
+    );
+}
