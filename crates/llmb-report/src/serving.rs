@@ -93,7 +93,11 @@ pub fn report(s: &Summary, info: &RunInfo) -> String {
 
 /// The result JSON (`--save-result`), keys in vLLM's order; times in seconds where vLLM
 /// writes seconds (`ttfts`, `itls`).
-pub fn result_json(s: &Summary, records: &[RequestRecord], info: &RunInfo) -> Value {
+pub fn result_json<'a>(
+    s: &Summary,
+    records: &'a [RequestRecord],
+    info: &RunInfo,
+) -> ServingResult<'a> {
     let dur = s.duration_s();
     let mut m = Map::new();
     m.insert("date".into(), json!(info.date));
@@ -132,64 +136,81 @@ pub fn result_json(s: &Summary, records: &[RequestRecord], info: &RunInfo) -> Va
     let mut measured: Vec<&RequestRecord> = records.iter().filter(|r| !r.warmup).collect();
     measured.sort_by_key(|r| r.id);
     let ok = |r: &&RequestRecord| r.is_completed();
-    m.insert(
-        "input_lens".into(),
-        json!(measured.iter().map(|r| r.input_tokens).collect::<Vec<_>>()),
-    );
-    m.insert(
-        "output_lens".into(),
-        json!(measured
+    let per_request = PerRequest {
+        input_lens: measured.iter().map(|r| r.input_tokens).collect(),
+        output_lens: measured
             .iter()
             .map(|r| if ok(r) { r.output_tokens() } else { 0 })
-            .collect::<Vec<_>>()),
-    );
-    m.insert(
-        "ttfts".into(),
-        json!(measured
+            .collect(),
+        ttfts: measured
             .iter()
-            .map(|r| if ok(r) {
-                def::ttft_ms(r, LatencyOrigin::Sent).unwrap_or(0.0) / 1000.0
-            } else {
-                0.0
+            .map(|r| {
+                if ok(r) {
+                    def::ttft_ms(r, LatencyOrigin::Sent).unwrap_or(0.0) / 1000.0
+                } else {
+                    0.0
+                }
             })
-            .collect::<Vec<_>>()),
-    );
-    m.insert(
-        "itls".into(),
-        json!(measured
+            .collect(),
+        itls: measured
             .iter()
-            .map(|r| if ok(r) {
-                def::chunk_gaps_ms(r).map(|g| g / 1000.0).collect()
-            } else {
-                Vec::new()
+            .map(|r| {
+                if ok(r) {
+                    def::chunk_gaps_ms(r).map(|g| g / 1000.0).collect()
+                } else {
+                    Vec::new()
+                }
             })
-            .collect::<Vec<Vec<f64>>>()),
-    );
-    m.insert(
-        "generated_texts".into(),
-        json!(measured.iter().map(|_| "").collect::<Vec<_>>()),
-    );
-    m.insert(
-        "errors".into(),
-        json!(measured
+            .collect(),
+        generated_texts: measured.iter().map(|_| "").collect(),
+        errors: measured
             .iter()
-            .map(|r| if ok(r) {
-                String::new()
-            } else {
-                r.outcome.label()
+            .map(|r| {
+                if ok(r) {
+                    String::new()
+                } else {
+                    r.outcome.label()
+                }
             })
-            .collect::<Vec<_>>()),
-    );
+            .collect(),
+    };
+    let mut tail = Map::new();
     for (key, _, _, d) in sections(s) {
-        m.insert(format!("mean_{key}_ms"), json!(d.mean()));
-        m.insert(format!("median_{key}_ms"), json!(d.median()));
-        m.insert(format!("std_{key}_ms"), json!(d.std()));
-        m.insert(
+        tail.insert(format!("mean_{key}_ms"), json!(d.mean()));
+        tail.insert(format!("median_{key}_ms"), json!(d.median()));
+        tail.insert(format!("std_{key}_ms"), json!(d.std()));
+        tail.insert(
             format!("p99_{key}_ms"),
             json!(d.percentile(99.0, Method::Linear)),
         );
     }
-    Value::Object(m)
+    ServingResult {
+        head: m,
+        per_request,
+        tail,
+    }
+}
+
+/// The result document: scalars, then per-request arrays as plain vectors (a JSON value
+/// tree would cost tens of bytes per number), then the statistics.
+#[derive(serde::Serialize)]
+pub struct ServingResult<'a> {
+    #[serde(flatten)]
+    head: Map<String, Value>,
+    #[serde(flatten)]
+    per_request: PerRequest<'a>,
+    #[serde(flatten)]
+    tail: Map<String, Value>,
+}
+
+#[derive(serde::Serialize)]
+struct PerRequest<'a> {
+    input_lens: Vec<u64>,
+    output_lens: Vec<u64>,
+    ttfts: Vec<f64>,
+    itls: Vec<Vec<f64>>,
+    generated_texts: Vec<&'a str>,
+    errors: Vec<String>,
 }
 
 #[cfg(test)]

@@ -67,7 +67,8 @@ pub struct ClientFigures {
     pub tokens_per_s: f64,
     /// Peak RSS, KiB.
     pub max_rss_kib: u64,
-    /// Peak RSS per stream, KiB.
+    /// Peak RSS above the same client's one-request run, per stream, KiB: the memory each
+    /// concurrent stream (and the records it leaves) costs, start-up tables excluded.
     pub rss_per_stream_kib: f64,
     /// Client lag behind the engine's send stamps.
     pub lag: Lag,
@@ -232,8 +233,16 @@ pub fn run(
             .as_ref()
             .map(|(_, e)| e.url.clone())
             .unwrap_or_default();
-        let reference = run_reader(exe, &url, cfg, isl, osl)?;
-        let llmb = run_llmb(exe, &url, cfg, isl, osl, scratch)?;
+        // Each client's memory with one request, to charge streams only what they add.
+        let one = Config {
+            mode: cfg.mode,
+            concurrency: 1,
+            requests: 1,
+        };
+        let ref_base = run_reader(exe, &url, &one, isl, osl, 0)?.max_rss_kib;
+        let llmb_base = run_llmb(exe, &url, &one, isl, osl, scratch, 0)?.max_rss_kib;
+        let reference = run_reader(exe, &url, cfg, isl, osl, ref_base)?;
+        let llmb = run_llmb(exe, &url, cfg, isl, osl, scratch, llmb_base)?;
         let row = Row {
             config: *cfg,
             reference,
@@ -295,12 +304,17 @@ fn per_1k(cpu_s: f64, tokens: u64) -> f64 {
     }
 }
 
+fn per_stream(rss: u64, base: u64, streams: u64) -> f64 {
+    rss.saturating_sub(base) as f64 / streams.max(1) as f64
+}
+
 fn run_reader(
     exe: &Path,
     url: &str,
     cfg: &Config,
     isl: u64,
     osl: u64,
+    base_rss: u64,
 ) -> Result<ClientFigures, HarnessError> {
     let mut cmd = Command::new(exe);
     cmd.args(["selfbench-reader", "--url", url])
@@ -317,7 +331,7 @@ fn run_reader(
         cpu_ms_per_1k_whole: per_1k(usage.cpu_s, r.chunks),
         tokens_per_s: r.chunks as f64 / r.active_wall_s.max(1e-9),
         max_rss_kib: usage.max_rss_kib,
-        rss_per_stream_kib: usage.max_rss_kib as f64 / cfg.concurrency as f64,
+        rss_per_stream_kib: per_stream(usage.max_rss_kib, base_rss, cfg.concurrency),
         lag: r.lag,
     })
 }
@@ -329,6 +343,7 @@ fn run_llmb(
     isl: u64,
     osl: u64,
     scratch: &Path,
+    base_rss: u64,
 ) -> Result<ClientFigures, HarnessError> {
     let dir = scratch.join(format!("{}-c{}", cfg.mode.as_str(), cfg.concurrency));
     let _ = std::fs::remove_dir_all(&dir);
@@ -362,7 +377,7 @@ fn run_llmb(
         cpu_ms_per_1k_whole: per_1k(usage.cpu_s, tokens),
         tokens_per_s: tokens as f64 / wall.max(1e-9),
         max_rss_kib: usage.max_rss_kib,
-        rss_per_stream_kib: usage.max_rss_kib as f64 / cfg.concurrency as f64,
+        rss_per_stream_kib: per_stream(usage.max_rss_kib, base_rss, cfg.concurrency),
         lag: Lag {
             mean_ms: f("/client/client_lag_ms/mean"),
             p99_ms: f("/client/client_lag_ms/p99"),

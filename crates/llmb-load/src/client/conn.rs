@@ -14,7 +14,7 @@ use super::chunked::ChunkedDecoder;
 use super::{ClientError, Target};
 
 /// Read buffer size per connection.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 4 * 1024;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -24,7 +24,13 @@ const MAX_HEAD: usize = 64 * 1024;
 pub struct HttpClient {
     idle: Arc<Mutex<HashMap<String, Vec<Conn>>>>,
     connect_timeout: Duration,
+    handshakes: Arc<tokio::sync::Semaphore>,
 }
+
+/// TCP handshakes in flight at once. Thousands of simultaneous connects overflow the
+/// server's SYN and accept queues (Linux defaults: 2,048 and 4,096), and each dropped SYN
+/// costs a retry of one second or more; queueing them here costs microseconds each.
+const MAX_HANDSHAKES: usize = 256;
 
 /// One TCP connection and its read buffer.
 #[derive(Debug)]
@@ -86,6 +92,7 @@ impl HttpClient {
         HttpClient {
             idle: Arc::new(Mutex::new(HashMap::new())),
             connect_timeout,
+            handshakes: Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES)),
         }
     }
 
@@ -100,6 +107,11 @@ impl HttpClient {
     }
 
     async fn connect(&self, key: &str, deadline: tokio::time::Instant) -> Result<Conn, ReadEnd> {
+        let _turn = tokio::select! {
+            biased;
+            p = self.handshakes.acquire() => p.expect("never closed"),
+            _ = tokio::time::sleep_until(deadline) => return Err(ReadEnd::Timeout),
+        };
         let limit = tokio::time::Instant::now() + self.connect_timeout;
         let sock = match tokio::time::timeout_at(limit.min(deadline), TcpStream::connect(key)).await
         {

@@ -110,7 +110,7 @@ pub async fn spawn(
     tokenizer: Tokenizer,
     addr: SocketAddr,
 ) -> std::io::Result<SimHandle> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = listen(addr)?;
     let addr = listener.local_addr()?;
     let kv = match &cfg.timing {
         Timing::Batched(s) => s.kv_cache_tokens,
@@ -132,6 +132,22 @@ pub async fn spawn(
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, app, stop_rx));
     Ok(SimHandle { addr, stop, task })
+}
+
+/// Pending connections the listener queues (the kernel caps it at `net.core.somaxconn`):
+/// thousands of clients connect at once, and a short queue turns that burst into SYN
+/// retries of one second and more, which would be charged to the engine.
+const ACCEPT_BACKLOG: u32 = 65_535;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
