@@ -1,12 +1,14 @@
 //! Where llmb runs execute and how we remember them: Slurm's client commands and the job
 //! states they report, the SQLite jobs store, and the `llmb-config_<JOBID>.yaml` provenance
-//! file written next to each submitted job.
+//! file written next to each submitted job, the [`plan::Plan`] both launchers execute and the
+//! sbatch script rendered from it.
 //!
 //! Blocking and free of any async runtime: the binary calls into it with `spawn_blocking`.
 //! Nothing here prints or exits.
 #![warn(missing_docs)]
 
 pub mod jobs;
+pub mod plan;
 pub mod slurm;
 pub mod time;
 
@@ -15,6 +17,7 @@ pub use jobs::provenance::{
     Provenance, ProvenanceError, Secrets, WorkloadInfo,
 };
 pub use jobs::store::{JobFilter, JobRecord, JobStore, LauncherKind, StateUpdate, StoreError};
+pub use plan::{EngineLaunch, LoadStep, Plan, PlanOptions, ServerPlan, UseCasePlan};
 pub use slurm::commands::{ExitCode, JobDetails, JobId, Slurm, SlurmError, SubmitRequest};
 pub use slurm::state::JobState;
 pub use time::UtcTime;

@@ -1,6 +1,8 @@
 //! Command-line types (clap derive only): what the user may type, documented on the fields.
 
 pub mod bench;
+pub mod launch;
+pub mod llmb_run;
 pub mod selfbench;
 pub mod serve;
 
@@ -18,7 +20,10 @@ pub struct Cli {
 const EXAMPLES: &str = "Examples:
   llmb bench                                   benchmark the embedded simulated engine (zero setup)
   llmb serve sim --port 8000 --ttft-ms 50 --itl-ms 10
-  llmb bench --url http://127.0.0.1:8000 --isl 128 --osl 64 --concurrency 16 --num-requests 200";
+  llmb bench --url http://127.0.0.1:8000 --isl 128 --osl 64 --concurrency 16 --num-requests 200
+  llmb init --install-dir /lustre/llmb --gpu-type gb200     then: export LLMB_INSTALL=/lustre/llmb
+  llmb submit -w inference_llama3.3 -s 70b --dtype nvfp4 --scale 1 --engine sim
+  llmb jobs list";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -29,6 +34,20 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Measure llmb's own client against a minimal reference reader (docs/PERFORMANCE.md).
     Selfbench(selfbench::SelfbenchArgs),
+    /// Create an install folder ($LLMB_INSTALL) and its cluster_config.yaml.
+    Init(launch::InitArgs),
+    /// Workloads available for the cluster's GPU type: sizes, dtypes, scales.
+    List(launch::ListArgs),
+    /// Validate a run, resolve it into a plan and launch it (Slurm or local).
+    Submit(Box<launch::SubmitArgs>),
+    /// Submitted jobs: list, show, log, cancel, refresh.
+    Jobs(launch::JobsArgs),
+    /// Execute a plan (run inside the Slurm job, or by the local launcher).
+    #[command(hide = true)]
+    RunPlan(launch::RunPlanArgs),
+    /// One rank of a planned server (started by srun).
+    #[command(hide = true)]
+    PlanRank(launch::PlanRankArgs),
     /// The reference reader alone (run by `llmb selfbench`).
     #[command(hide = true)]
     SelfbenchReader(selfbench::ReaderArgs),

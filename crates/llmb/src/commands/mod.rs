@@ -2,8 +2,12 @@
 
 mod bench;
 mod embedded;
+mod install;
+mod jobs;
+mod run_plan;
 mod selfbench;
 mod serve;
+mod submit;
 mod workers;
 
 use crate::cli::{Cli, Command};
@@ -48,5 +52,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Selfbench(args) => selfbench::run(args).await,
         Command::SelfbenchReader(args) => selfbench::reader(args).await,
         Command::BenchWorker { spec } => workers::worker(&spec).await,
+        Command::Init(args) => install::init(args).await,
+        Command::List(args) => install::list(args).await,
+        Command::Submit(args) => submit::run(*args).await,
+        Command::Jobs(args) => jobs::run(args).await,
+        Command::RunPlan(args) => run_plan::run(args).await,
+        Command::PlanRank(args) => run_plan::rank(args).await,
     }
 }

@@ -2,4 +2,7 @@
 //! HTTP/SSE, real result files.
 
 mod bench;
+mod launch_support;
+mod slurm;
+mod submit;
 mod support;

@@ -1,0 +1,211 @@
+//! Against the real local Slurm cluster (scripts/slurm): run only with `LLMB_TEST_SLURM=1`
+//! (scripts/test.sh sets it after starting the cluster). Jobs run the simulated engine.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::launch_support::{dirs_containing, find_files, job_id, text, Install};
+
+fn enabled(test: &str) -> bool {
+    let on = std::env::var("LLMB_TEST_SLURM").is_ok_and(|v| v == "1");
+    if !on {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipping {test}: set LLMB_TEST_SLURM=1 with the local Slurm cluster up (scripts/slurm/setup.sh)");
+        }
+    }
+    on
+}
+
+const END: Duration = Duration::from_secs(180);
+
+fn terminal(s: &str) -> bool {
+    [
+        "COMPLETED",
+        "FAILED",
+        "TIMEOUT",
+        "CANCELLED",
+        "OUT_OF_MEMORY",
+        "NODE_FAIL",
+        "PURGED",
+    ]
+    .contains(&s)
+}
+
+/// A job that keeps its engine busy for a long time: one request of 100k tokens at 10 ms each.
+const LONG: &[(&str, &str)] = &[
+    ("USE_CASES", "chat:16/100000"),
+    ("NUM_REQUESTS", "1"),
+    ("CONCURRENCY", "1"),
+    ("SIM_ARGS", "--ttft-ms 10 --itl-ms 10"),
+];
+
+const LLAMA33: &[&str] = &[
+    "-w",
+    "inference_llama3.3",
+    "-s",
+    "70b",
+    "--dtype",
+    "nvfp4",
+    "--scale",
+    "1",
+    "--engine",
+    "sim",
+];
+
+#[test]
+fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
+    if !enabled("acceptance") {
+        return;
+    }
+    let i = Install::new("slurm-accept", "gb200");
+    let mut args = vec!["single"];
+    args.extend_from_slice(LLAMA33);
+    let out = i.llmb_run(
+        &args,
+        &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "40")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let state = i.wait_state(&id, END, terminal);
+    let show = i.run(&["jobs", "show", &id], &[]);
+    assert_eq!(state, "COMPLETED", "{}", text(&show));
+    let exp = i.experiments("inference_llama3.3");
+    let chat = dirs_containing(&exp, "chat");
+    assert_eq!(chat.len(), 1, "{chat:?}");
+    let records = find_files(&chat[0], "records.jsonl");
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&records[0])
+            .unwrap()
+            .lines()
+            .count(),
+        40
+    );
+    assert_eq!(find_files(&chat[0], "summary.json").len(), 1);
+    assert_eq!(find_files(&exp, &format!("slurm-{id}.out")).len(), 1);
+    assert!(i
+        .dir
+        .join(format!(
+            "workloads/inference_llama3.3/llmb-config_{id}.yaml"
+        ))
+        .is_file());
+    let list = i.run(&["jobs", "list"], &[]);
+    let s = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with(&format!("{id} ")) && l.contains("COMPLETED")),
+        "{s}"
+    );
+}
+
+#[test]
+fn llama4_scale_8_places_ranks_on_two_nodes() {
+    if !enabled("llama4") {
+        return;
+    }
+    let i = Install::new("slurm-llama4", "gb200");
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_llama4",
+            "-s",
+            "17b",
+            "--dtype",
+            "fp8",
+            "--scale",
+            "8",
+            "--engine",
+            "sim",
+        ],
+        &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "20")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let state = i.wait_state(&id, END, terminal);
+    let show = i.run(&["jobs", "show", &id], &[]);
+    assert_eq!(state, "COMPLETED", "{}", text(&show));
+    let ranks = find_files(
+        &i.experiments("inference_llama4"),
+        "chat-server0-rank7.json",
+    );
+    assert_eq!(ranks.len(), 1);
+    let dir = ranks[0].parent().unwrap();
+    let mut nodes = BTreeSet::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        nodes.insert(v["node"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 8, "8 ranks");
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+}
+
+#[test]
+fn failing_engine_ends_failed_with_its_log_tail() {
+    if !enabled("failing engine") {
+        return;
+    }
+    let i = Install::new("slurm-fail", "gb200");
+    let mut args = vec!["submit"];
+    args.extend_from_slice(LLAMA33);
+    let out = i.run(
+        &args,
+        &[
+            ("USE_CASES", "chat:128/128"),
+            ("SIM_ARGS", "--fault-rate 2"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    assert_eq!(i.wait_state(&id, END, terminal), "FAILED");
+    let show = i.run(&["jobs", "show", &id], &[]);
+    let s = String::from_utf8_lossy(&show.stdout);
+    assert!(s.contains("--fault-rate 2 is outside 0..1"), "{s}");
+}
+
+#[test]
+fn cancel_ends_cancelled() {
+    if !enabled("cancel") {
+        return;
+    }
+    let i = Install::new("slurm-cancel", "gb200");
+    let mut args = vec!["submit"];
+    args.extend_from_slice(LLAMA33);
+    let out = i.run(&args, LONG);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let s = i.wait_state(&id, END, |s| s == "RUNNING" || terminal(s));
+    assert_eq!(s, "RUNNING");
+    let out = i.run(&["jobs", "cancel", &id], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(i.wait_state(&id, END, terminal), "CANCELLED");
+}
+
+#[test]
+fn time_limit_ends_timeout() {
+    if !enabled("timeout") {
+        return;
+    }
+    let i = Install::new("slurm-timeout", "gb200");
+    let mut args = vec!["submit"];
+    args.extend_from_slice(LLAMA33);
+    let out = i.run(&args, LONG);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let s = i.wait_state(&id, END, |s| s == "RUNNING" || terminal(s));
+    assert_eq!(s, "RUNNING");
+    let upd = std::process::Command::new("scontrol")
+        .args(["update", &format!("JobId={id}"), "TimeLimit=0"])
+        .output()
+        .unwrap();
+    assert!(upd.status.success(), "{}", text(&upd));
+    assert_eq!(i.wait_state(&id, END, terminal), "TIMEOUT");
+    // run-plan saw Slurm's SIGTERM and stopped the engine on purpose.
+    let status = find_files(&i.experiments("inference_llama3.3"), "run_status.json");
+    if let Some(p) = status.first() {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        assert_eq!(v["state"], "interrupted", "{v}");
+    }
+}

@@ -1,0 +1,350 @@
+//! `llmb init`, `list`, `submit --dry-run` for every built-in recipe, `llmb-run` command
+//! lines, and the local launcher end to end (no Slurm needed).
+
+use crate::launch_support::{dirs_containing, find_files, job_id, text, Install};
+
+#[test]
+fn list_shows_workloads_for_the_gpu_type() {
+    let i = Install::new("list", "gb200");
+    let out = i.run(&["list"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "  inference_llama3.3",
+        "    70b  nvfp4  scales: 1 (exact)",
+        "  inference_llama4",
+        "    17b  fp8  scales: 8 (exact)",
+        "  inference_deepseek-r1-dynamo",
+        "    671b  nvfp4  scales: 32 (exact)",
+    ] {
+        assert!(s.lines().any(|l| l == line), "{line:?} missing in\n{s}");
+    }
+    assert!(!s.contains("nim-llama3"), "h100 only: {s}");
+    let out = i.run(&["list", "-w", "inference_nim-llama3"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Supported GPU types: h100"));
+}
+
+/// `submit --dry-run` prints the script and the command and creates nothing.
+fn dry_run(i: &Install, args: &[&str]) -> String {
+    let mut all = vec!["submit"];
+    all.extend_from_slice(args);
+    all.push("--dry-run");
+    let out = i.run(&all, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(s.contains("# dry run: nothing submitted"), "{s}");
+    assert!(s.contains(" sbatch --parsable "), "{s}");
+    assert!(s.contains("run-plan "), "{s}");
+    assert!(
+        std::fs::read_dir(i.dir.join("workloads"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "dry run wrote files"
+    );
+    s
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().collect()
+}
+
+#[test]
+fn dry_runs_of_the_five_builtin_recipes() {
+    let gb = Install::new("dry-gb200", "gb200");
+    let s = dry_run(
+        &gb,
+        &[
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+        ],
+    );
+    for l in [
+        "#SBATCH --job-name=inference_llama3.3_70b_nvfp4",
+        "#SBATCH --nodes=1",
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --time=00:30:00",
+        "#SBATCH --exclusive",
+    ] {
+        assert!(lines(&s).contains(&l), "{l} in\n{s}");
+    }
+    let s = dry_run(
+        &gb,
+        &[
+            "-w",
+            "inference_llama4",
+            "-s",
+            "17b",
+            "--dtype",
+            "fp8",
+            "--scale",
+            "8",
+        ],
+    );
+    for l in [
+        "#SBATCH --nodes=2",
+        "#SBATCH --ntasks-per-node=4",
+        "#SBATCH --gpus-per-node=4",
+    ] {
+        assert!(lines(&s).contains(&l), "{l} in\n{s}");
+    }
+    let s = dry_run(
+        &gb,
+        &[
+            "-w",
+            "inference_deepseek-r1-dynamo",
+            "-s",
+            "671b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "32",
+        ],
+    );
+    for l in ["#SBATCH --nodes=8", "#SBATCH --ntasks-per-node=4"] {
+        assert!(lines(&s).contains(&l), "{l} in\n{s}");
+    }
+    let s = dry_run(
+        &gb,
+        &[
+            "-w",
+            "inference_trtllm-serve",
+            "-s",
+            "70b",
+            "--dtype",
+            "fp8",
+            "--scale",
+            "1",
+        ],
+    );
+    assert!(lines(&s).contains(&"#SBATCH --nodes=1"), "{s}");
+    let h = Install::new("dry-h100", "h100");
+    let s = dry_run(
+        &h,
+        &[
+            "-w",
+            "inference_nim-llama3",
+            "-s",
+            "70b",
+            "--dtype",
+            "fp8",
+            "--scale",
+            "4",
+        ],
+    );
+    for l in ["#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=4"] {
+        assert!(lines(&s).contains(&l), "{l} in\n{s}");
+    }
+}
+
+#[test]
+fn bad_requests_are_refused_with_what_exists() {
+    let i = Install::new("refuse", "gb200");
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "3",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Supported scales: 1"),
+        "{}",
+        text(&out)
+    );
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_llama5",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Available workloads: "));
+    // A real engine cannot run locally yet.
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+            "--launcher",
+            "local",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Use --engine sim"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn llmb_run_single_dry_runs_as_documented() {
+    let i = Install::new("llmb-run", "gb200");
+    let out = i.llmb_run(
+        &[
+            "single",
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+            "-d",
+        ],
+        &[
+            ("MAX_NUM_TOKENS", "2048"),
+            ("MAX_BATCH_SIZE", "640"),
+            ("USE_CASES", "reasoning:1000/1000"),
+            ("HF_TOKEN", "hf_secretvalue123"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("#SBATCH --nodes=1"), "{s}");
+    assert!(s.contains("USE_CASES=reasoning:1000/1000"), "{s}");
+    assert!(!s.contains("hf_secretvalue123"), "secret printed: {s}");
+    let out = i.llmb_run(&["list"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("inference_llama3.3"));
+}
+
+#[test]
+fn local_launcher_runs_llama33_chat_on_the_simulator() {
+    let i = Install::new("local", "gb200");
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+            "--engine",
+            "sim",
+            "--launcher",
+            "local",
+        ],
+        &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "40")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let exp = i.experiments("inference_llama3.3");
+    let chat = dirs_containing(&exp, "chat");
+    assert_eq!(chat.len(), 1, "{chat:?}");
+    assert!(chat[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("Llama3.3-70B_TP1_EP1_PP1_CON-1_chat"));
+    let records = find_files(&chat[0], "records.jsonl");
+    assert_eq!(records.len(), 1);
+    let n = std::fs::read_to_string(&records[0])
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(n, 40, "one record per request");
+    assert_eq!(find_files(&chat[0], "summary.json").len(), 1);
+    let status = find_files(&exp, "run_status.json");
+    let status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&status[0]).unwrap()).unwrap();
+    assert_eq!(status["servers_stopped_on_purpose"], true);
+    assert_eq!(i.state(&id), "COMPLETED");
+    let list = i.run(&["jobs", "list"], &[]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("COMPLETED"));
+    // A repeat does not overwrite: a second run gets its own folders.
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+            "--engine",
+            "sim",
+            "--launcher",
+            "local",
+        ],
+        &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "10")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(find_files(&chat[0], "records.jsonl").len(), 2);
+}
+
+#[test]
+fn local_launcher_reports_a_failing_engine() {
+    let i = Install::new("local-fail", "gb200");
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+            "--engine",
+            "sim",
+            "--launcher",
+            "local",
+        ],
+        &[
+            ("USE_CASES", "chat:128/128"),
+            ("SIM_ARGS", "--fault-rate 2"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = job_id(&out);
+    assert_eq!(i.state(&id), "FAILED");
+    let show = i.run(&["jobs", "show", &id], &[]);
+    let s = String::from_utf8_lossy(&show.stdout);
+    assert!(s.contains("exited early"), "{s}");
+    assert!(
+        s.contains("--fault-rate 2 is outside 0..1"),
+        "engine log tail: {s}"
+    );
+}
