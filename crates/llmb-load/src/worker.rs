@@ -69,12 +69,16 @@ pub struct WorkerReport {
     pub window: RunWindow,
     /// Stopped by Ctrl-C.
     pub interrupted: bool,
+    /// Where it ran (Slurm's node name, else the host name).
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 impl WorkerReport {
     /// From a worker's own result.
-    pub fn from_result(index: u32, r: &LoadResult) -> WorkerReport {
+    pub fn from_result(index: u32, r: &LoadResult, node: Option<String>) -> WorkerReport {
         WorkerReport {
+            node,
             index,
             cpu_s: r.client.cpu_s,
             wall_s: r.client.wall_s,
@@ -190,6 +194,7 @@ mod tests {
                 end_ns: end,
             },
             interrupted: false,
+            node: None,
         }
     }
 

@@ -1,7 +1,10 @@
 //! `llmb bench --workers K`: the parent writes the prepared requests and one spec per
 //! worker, starts K `llmb bench-worker` processes, releases them together once all are
 //! ready (`ready` on their stdout, `go <unix ns>` on their stdin, so they share one
-//! origin), then merges their records. The worker side lives here too.
+//! origin), then merges their records. Inside a Slurm allocation of at least K nodes each
+//! worker runs on its own node through `srun` (the same pipes travel through it); the
+//! files live in the run folder, which must be on a shared file system there. The worker
+//! side lives here too.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -35,6 +38,27 @@ pub struct Shared<'a> {
     pub stream: bool,
     /// Tokenizer file, if not the built-in one.
     pub tokenizer: Option<PathBuf>,
+}
+
+/// Where worker processes run.
+enum Placement {
+    /// Child processes of this one.
+    Local,
+    /// One per node of the current Slurm allocation, through `srun`.
+    Srun,
+}
+
+/// Inside a Slurm allocation with at least `k` nodes: one worker per node; else local.
+fn placement(k: u32) -> Placement {
+    let nodes: u32 = std::env::var("SLURM_JOB_NUM_NODES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if std::env::var_os("SLURM_JOB_ID").is_some() && nodes >= k {
+        Placement::Srun
+    } else {
+        Placement::Local
+    }
 }
 
 /// Refuses a worker count that cannot be started, with the numbers.
@@ -73,6 +97,7 @@ pub async fn run(
         .collect();
     let headers = serde_json::to_string(&headers)?;
     let exe = std::env::current_exe().context("cannot find the llmb executable")?;
+    let placement = placement(k);
     let mut children = Vec::new();
     for index in 0..k {
         let shard = Shard { index, count: k };
@@ -99,7 +124,22 @@ pub async fn run(
         let _ = std::fs::remove_file(&spec.records_file);
         let spec_path = wdir.join(format!("worker-{index}.json"));
         std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)?;
-        let child = Command::new(&exe)
+        let mut cmd = match &placement {
+            Placement::Local => Command::new(&exe),
+            Placement::Srun => {
+                let mut c = Command::new("srun");
+                c.args([
+                    "--nodes=1",
+                    "--ntasks=1",
+                    "--overlap",
+                    "--kill-on-bad-exit=1",
+                ])
+                .arg(format!("--relative={index}"))
+                .arg(&exe);
+                c
+            }
+        };
+        let child = cmd
             .arg("bench-worker")
             .arg(&spec_path)
             .env(HEADERS_ENV, &headers)
@@ -111,6 +151,7 @@ pub async fn run(
         children.push((spec, child));
     }
     let k_usize = k as usize;
+    let reports_path = wdir.join("reports.json");
     let result = tokio::task::spawn_blocking(move || -> anyhow::Result<LoadResult> {
         let mut lines = Vec::with_capacity(k_usize);
         for (spec, child) in &mut children {
@@ -147,6 +188,10 @@ pub async fn run(
             records.push(worker::read_records(&spec.records_file)?);
             reports.push(report);
         }
+        let _ = std::fs::write(
+            reports_path,
+            serde_json::to_vec_pretty(&reports).unwrap_or_default(),
+        );
         Ok(worker::merge(&reports, records))
     })
     .await??;
@@ -228,7 +273,10 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
         start_at: Some(start_at),
     };
     let result = llmb_load::run(&plan, ctx, sink).await?;
-    let report = WorkerReport::from_result(spec.shard.index, &result);
+    let node = std::env::var("SLURMD_NODENAME")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok());
+    let report = WorkerReport::from_result(spec.shard.index, &result, node);
     println_flush(&serde_json::to_string(&report)?)?;
     Ok(ExitStatus::OK)
 }

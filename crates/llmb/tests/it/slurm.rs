@@ -209,3 +209,82 @@ fn time_limit_ends_timeout() {
         assert_eq!(v["state"], "interrupted", "{v}");
     }
 }
+
+/// Polls `sacct` for a job submitted outside llmb until it is terminal.
+fn sacct_state(id: &str) -> String {
+    let end = std::time::Instant::now() + END;
+    loop {
+        let out = std::process::Command::new("sacct")
+            .args(["-n", "-X", "-P", "-o", "State", "-j", id])
+            .output()
+            .expect("sacct");
+        let s = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        if terminal(&s) || std::time::Instant::now() > end {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn bench_workers_spread_over_four_nodes_and_merge() {
+    if !enabled("workers") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("llmb-it-{}-slurm-workers", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = env!("CARGO_BIN_EXE_llmb");
+    let out = dir.join("run");
+    // One job of four nodes; the engine runs on the batch node, one client per node.
+    let script = format!(
+        "#!/bin/bash\n{exe} serve sim --host 127.0.0.1 --port 0 --ttft-ms 5 --itl-ms 2 > {d}/engine.txt &\n\
+         for i in $(seq 100); do grep -q http:// {d}/engine.txt 2>/dev/null && break; sleep 0.1; done\n\
+         url=$(grep -o 'http://[^ ]*' {d}/engine.txt | head -1)\n\
+         {exe} bench --url \"$url\" --isl 32 --osl 8 --concurrency 8 --num-requests 40 --workers 4 --quiet --output-dir {o}\n",
+        d = dir.display(),
+        o = out.display()
+    );
+    let script_path = dir.join("job.sh");
+    std::fs::write(&script_path, script).unwrap();
+    let sub = std::process::Command::new("sbatch")
+        .args(["--parsable", "-N", "4", "--ntasks-per-node=1", "-t", "5"])
+        .arg(format!("--output={}/slurm-%j.out", dir.display()))
+        .arg(&script_path)
+        .output()
+        .expect("sbatch");
+    assert!(sub.status.success(), "{}", text(&sub));
+    let id = String::from_utf8_lossy(&sub.stdout).trim().to_owned();
+    let state = sacct_state(&id);
+    let log = std::fs::read_to_string(dir.join(format!("slurm-{id}.out"))).unwrap_or_default();
+    assert_eq!(state, "COMPLETED", "{log}");
+    // One worker per node, every request exactly once, as a single process would send them.
+    let reports: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("workers/reports.json")).unwrap()).unwrap();
+    let nodes: BTreeSet<String> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["node"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(nodes.len(), 4, "{nodes:?}");
+    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let mut ids: Vec<u64> = records
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..40).collect::<Vec<_>>());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["requests"]["completed"], 40);
+    let _ = std::fs::remove_dir_all(&dir);
+}
