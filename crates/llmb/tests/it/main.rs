@@ -2,4 +2,5 @@
 //! HTTP/SSE, real result files.
 
 mod bench;
+mod engine;
 mod support;
