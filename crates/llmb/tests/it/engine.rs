@@ -12,16 +12,21 @@
 //!
 //! Without `LLMB_TEST_LLAMA=1` each test prints why and passes without checking anything.
 
+// Skip notes and timings go to stderr on purpose: they are this module's output.
+#![allow(clippy::print_stderr)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{read_json, run, tempdir, Sim};
 
-/// The env var's path, or `None` (with a note on stderr) when the engine tests are off.
-fn prepared(var: &str, test: &str) -> Option<PathBuf> {
+/// The prepared files named by `vars`, or `None` (with a note on stderr) when the
+/// engine tests are off.
+fn prepared<const N: usize>(vars: [&str; N], test: &str) -> Option<[PathBuf; N]> {
     if std::env::var("LLMB_TEST_LLAMA").as_deref() != Ok("1") {
         eprintln!(
             "SKIPPED {test}: LLMB_TEST_LLAMA is not 1 (run scripts/test.sh, which prepares \
@@ -29,11 +34,13 @@ fn prepared(var: &str, test: &str) -> Option<PathBuf> {
         );
         return None;
     }
-    let p = PathBuf::from(
-        std::env::var_os(var).unwrap_or_else(|| panic!("LLMB_TEST_LLAMA=1 but {var} is unset")),
-    );
-    assert!(p.is_file(), "{var}={} is not a file", p.display());
-    Some(p)
+    Some(vars.map(|var| {
+        let p = PathBuf::from(
+            std::env::var_os(var).unwrap_or_else(|| panic!("LLMB_TEST_LLAMA=1 but {var} is unset")),
+        );
+        assert!(p.is_file(), "{var}={} is not a file", p.display());
+        p
+    }))
 }
 
 /// A free loopback port (the OS picks it; released just before the server binds it).
@@ -81,7 +88,21 @@ impl LlamaServer {
         let log = log_dir.join("llama-server.log");
         let f = std::fs::File::create(&log).unwrap();
         let t0 = Instant::now();
-        let child = Command::new(bin)
+        let mut cmd = Command::new(bin);
+        // If this test process dies without unwinding (SIGKILL, abort), the kernel kills
+        // the server too: no orphan. (The signal fires when the spawning thread exits,
+        // which in a test is after Drop has already killed it.)
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let child = cmd
             .args(["-m", model.to_str().unwrap(), "--host", "127.0.0.1"])
             .args(["--port", &port.to_string()])
             // 4 slots sharing one 16k KV pool, one compute thread (faster than two on a
@@ -198,10 +219,13 @@ fn assert_exact_outputs(recs: &[serde_json::Value], n: usize, osl: u64) {
 #[test]
 fn llama_cpp_completions_and_chat_have_exact_lengths() {
     let name = "llama_cpp_completions_and_chat_have_exact_lengths";
-    let (Some(bin), Some(model), Some(tok)) = (
-        prepared("LLMB_LLAMA_SERVER", name),
-        prepared("LLMB_LLAMA_MODEL", name),
-        prepared("LLMB_SMOLLM_TOKENIZER", name),
+    let Some([bin, model, tok]) = prepared(
+        [
+            "LLMB_LLAMA_SERVER",
+            "LLMB_LLAMA_MODEL",
+            "LLMB_SMOLLM_TOKENIZER",
+        ],
+        name,
     ) else {
         return;
     };
@@ -249,6 +273,40 @@ fn llama_cpp_completions_and_chat_have_exact_lengths() {
     assert_eq!(s["requests"]["completed"], 8, "{s}");
     assert_eq!(s["requests"]["input_length_mismatches"], 0, "{s}");
     assert_eq!(s["requests"]["output_length_mismatches"], 0, "{s}");
+
+    // The same with prompts sent as token ids (llmb's encoding under the same tokenizer):
+    // the server takes them as they are, so its count is the client's.
+    let dir = out.join("token-ids");
+    bench(&[
+        "bench",
+        "--url",
+        &url,
+        "--endpoint",
+        "completions",
+        "--server",
+        "llamacpp",
+        "--tokenizer",
+        tok,
+        "--isl",
+        "64",
+        "--osl",
+        "8",
+        "--concurrency",
+        "2",
+        "--num-requests",
+        "4",
+        "--prompt-token-ids",
+        "--quiet",
+        "--output-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let recs = records(&dir);
+    assert_exact_outputs(&recs, 4, 8);
+    for r in &recs {
+        assert_eq!(r["usage"]["prompt_tokens"], 64, "{r}");
+    }
+    let s = read_json(dir.join("summary.json"));
+    assert_eq!(s["requests"]["input_length_mismatches"], 0, "{s}");
 
     // /v1/chat/completions: output lengths are exact too. The prompt the server sees is
     // the chat template around the message (SmolLM2's template adds a default system
@@ -302,7 +360,7 @@ fn llama_cpp_completions_and_chat_have_exact_lengths() {
 #[test]
 fn hf_tokenizer_json_gives_exact_prompt_lengths() {
     let name = "hf_tokenizer_json_gives_exact_prompt_lengths";
-    let Some(tok) = prepared("LLMB_LLAMA3_TOKENIZER", name) else {
+    let Some([tok]) = prepared(["LLMB_LLAMA3_TOKENIZER"], name) else {
         return;
     };
     let tok = tok.to_str().unwrap();
