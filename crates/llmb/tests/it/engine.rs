@@ -396,4 +396,68 @@ fn hf_tokenizer_json_gives_exact_prompt_lengths() {
     assert_eq!(s["requests"]["completed"], 5, "{s}");
     assert_eq!(s["requests"]["input_length_mismatches"], 0, "{s}");
     assert_eq!(s["lengths"]["input_tokens"]["stats"]["mean"], 100.0, "{s}");
+    assert_eq!(
+        s["tokenizer"], tok,
+        "the client must say which tokenizer it used"
+    );
+
+    // llmb's synthetic prompts are common English words, which Llama-3 and the built-in
+    // cl100k_base count alike, so the run above cannot tell whether --tokenizer was used.
+    // Non-English text can: Llama-3's counts (from the Python `tokenizers` library, no
+    // special tokens) are 25, 23, 23, 20; cl100k_base's are 35, 46, 49, 34.
+    let texts = [
+        (
+            "Привет, как дела? Сегодня хорошая погода, и мы идём гулять в парк.",
+            25,
+            35,
+        ),
+        ("नमस्ते, आप कैसे हैं? आज मौसम बहुत अच्छा है।", 23, 46),
+        (
+            "Καλημέρα σας, τι κάνετε σήμερα; Ο καιρός είναι υπέροχος.",
+            23,
+            49,
+        ),
+        (
+            "こんにちは、今日はとても良い天気ですね。公園に散歩に行きましょう。",
+            20,
+            34,
+        ),
+    ];
+    let data = dir.join("multilingual.jsonl");
+    let lines: Vec<String> = texts
+        .iter()
+        .map(|(t, _, _)| serde_json::json!({"prompt": t, "output_tokens": 4}).to_string())
+        .collect();
+    std::fs::write(&data, lines.join("\n")).unwrap();
+    for (tokenizer, expect_llama3) in [(Some(tok), true), (None, false)] {
+        let out = dir.join(if expect_llama3 {
+            "ml-llama3"
+        } else {
+            "ml-builtin"
+        });
+        let mut args = vec![
+            "bench",
+            "--url",
+            &sim.url,
+            "--dataset",
+            data.to_str().unwrap(),
+        ];
+        args.extend(["--concurrency", "4", "--num-requests", "4", "--quiet"]);
+        args.extend(["--output-dir", out.to_str().unwrap()]);
+        if let Some(t) = tokenizer {
+            args.extend(["--tokenizer", t]);
+        }
+        bench(&args);
+        let recs = records(&out);
+        assert_eq!(recs.len(), texts.len());
+        for r in recs {
+            let (_, llama3, cl100k) = texts[r["prompt_index"].as_u64().unwrap() as usize];
+            assert_eq!(
+                r["usage"]["prompt_tokens"], llama3,
+                "the sim counts with Llama-3: {r}"
+            );
+            let client = if expect_llama3 { llama3 } else { cl100k };
+            assert_eq!(r["input_tokens"], client, "{r}");
+        }
+    }
 }
