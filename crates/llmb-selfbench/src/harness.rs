@@ -143,13 +143,13 @@ pub enum HarnessError {
     },
 }
 
-/// The standard set: concurrency 1, 64, 512, 4,096 and 10,000, firehose and paced.
+/// The standard set: concurrency 1, 64, 512, 1,000, 4,096 and 10,000, firehose and paced.
 /// `quick` keeps 1, 64 and 512 with fewer requests (for CI's light check).
 pub fn standard_configs(quick: bool) -> Vec<Config> {
     let levels: &[u64] = if quick {
         &[1, 64, 512]
     } else {
-        &[1, 64, 512, 4096, 10_000]
+        &[1, 64, 512, 1000, 4096, 10_000]
     };
     let mut out = Vec::new();
     for mode in [Mode::Firehose, Mode::Paced] {
@@ -509,7 +509,7 @@ mod tests {
     #[test]
     fn standard_set_covers_the_issue_levels() {
         let all = standard_configs(false);
-        assert_eq!(all.len(), 10);
+        assert_eq!(all.len(), 12);
         assert!(all
             .iter()
             .any(|c| c.mode == Mode::Paced && c.concurrency == 10_000));

@@ -48,26 +48,55 @@ impl LengthSpec {
 
 impl PromptSet {
     /// Builds `count` prompts with lengths drawn from `lengths`, using all cores.
+    ///
+    /// A prompt is `n` words that are one token each under `tok`, joined by spaces; with a
+    /// pre-tokenizer that splits at spaces (every BPE and SentencePiece model in use) that
+    /// is `n` tokens by construction. Every [`VERIFY_EVERY`]th prompt is counted with the
+    /// real tokenizer; if any of those needed adjusting, the construction does not hold for
+    /// this tokenizer and every prompt is counted and adjusted. (The server's own
+    /// `usage.prompt_tokens` is compared with these lengths after the run as well.)
     pub fn synthetic(
         tok: &Tokenizer,
         count: usize,
         lengths: LengthSpec,
         seed: u64,
     ) -> Result<PromptSet, TokenizerError> {
+        match PromptSet::build(tok, count, lengths, seed, Verify::Sample)? {
+            Some(set) => Ok(set),
+            None => Ok(PromptSet::build(tok, count, lengths, seed, Verify::All)?
+                .expect("verifying every prompt never gives up")),
+        }
+    }
+
+    /// `None` when a sampled prompt did not have the constructed length.
+    fn build(
+        tok: &Tokenizer,
+        count: usize,
+        lengths: LengthSpec,
+        seed: u64,
+        verify: Verify,
+    ) -> Result<Option<PromptSet>, TokenizerError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(count.max(1));
         let per = count.div_ceil(threads.max(1));
-        let results: Vec<Result<Vec<PromptText>, TokenizerError>> = std::thread::scope(|s| {
+        type Part = Result<Option<Vec<PromptText>>, TokenizerError>;
+        let results: Vec<Part> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     let range = (t * per)..((t + 1) * per).min(count);
                     s.spawn(move || {
-                        range
-                            .map(|i| {
-                                one_prompt(tok, lengths.draw(seed, i as u64 * 2), seed, i as u64)
-                            })
-                            .collect()
+                        let mut out = Vec::with_capacity(range.len());
+                        for i in range {
+                            let check = verify == Verify::All || i % VERIFY_EVERY == 0;
+                            let n = lengths.draw(seed, i as u64 * 2);
+                            let (p, adjusted) = one_prompt(tok, n, seed, i as u64, check)?;
+                            if adjusted && verify == Verify::Sample {
+                                return Ok(None);
+                            }
+                            out.push(p);
+                        }
+                        Ok(Some(out))
                     })
                 })
                 .collect();
@@ -78,19 +107,33 @@ impl PromptSet {
         });
         let mut prompts = Vec::with_capacity(count);
         for r in results {
-            prompts.extend(r?);
+            match r? {
+                Some(part) => prompts.extend(part),
+                None => return Ok(None),
+            }
         }
-        Ok(PromptSet { prompts })
+        Ok(Some(PromptSet { prompts }))
     }
 }
 
-/// One prompt of exactly `n` tokens.
+/// Every this many synthetic prompts, one is counted with the real tokenizer.
+pub const VERIFY_EVERY: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verify {
+    Sample,
+    All,
+}
+
+/// One prompt of exactly `n` tokens (counted with the tokenizer when `check`); the flag
+/// says whether counting showed the construction was off and words were adjusted.
 fn one_prompt(
     tok: &Tokenizer,
     n: u64,
     seed: u64,
     index: u64,
-) -> Result<PromptText, TokenizerError> {
+    check: bool,
+) -> Result<(PromptText, bool), TokenizerError> {
     let words = tok.words();
     let mut rng = Rng::for_item(seed, index * 2 + 1);
     let pick = |rng: &mut Rng| words[rng.below(words.len() as u64) as usize].as_str();
@@ -101,11 +144,14 @@ fn one_prompt(
         }
         text.push_str(pick(&mut rng));
     }
+    if !check {
+        return Ok((PromptText { text, tokens: n }, false));
+    }
     // Verify with the real tokenizer; adjust word by word if a tokenizer merged or split.
-    for _ in 0..64 {
+    for attempt in 0..64 {
         let got = tok.count(&text) as u64;
         if got == n {
-            return Ok(PromptText { text, tokens: n });
+            return Ok((PromptText { text, tokens: n }, attempt > 0));
         }
         if got > n {
             match text.rfind(' ') {

@@ -2,8 +2,8 @@
 //! HTTP/SSE, real result files.
 
 mod bench;
+mod engine;
 mod launch_support;
 mod slurm;
 mod submit;
-mod engine;
 mod support;
