@@ -1,5 +1,7 @@
 //! The open-file limit: every stream holds a socket, so 10,000 streams need more than the
 //! usual soft limit of 1,024 descriptors.
+// `rlim_t` is u64 on Linux but not everywhere: the casts are for portability.
+#![allow(clippy::unnecessary_cast)]
 
 /// Descriptors kept free beyond one per stream (stdio, the records file, the runtime).
 pub const SPARE_FILES: u64 = 64;

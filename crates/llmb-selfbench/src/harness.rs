@@ -189,8 +189,13 @@ impl Engine {
             .map_err(|e| {
                 HarnessError::Process(format!("cannot start {} serve sim: {e}", exe.display()))
             })?;
-        let mut line = String::new();
         let stdout = child.stdout.take().expect("piped");
+        // From here on a failure drops `engine`, which stops the process.
+        let mut engine = Engine {
+            child,
+            url: String::new(),
+        };
+        let mut line = String::new();
         BufReader::new(stdout)
             .read_line(&mut line)
             .map_err(|e| HarnessError::Process(format!("engine output: {e}")))?;
@@ -201,7 +206,8 @@ impl Engine {
                 HarnessError::Process(format!("engine did not print its URL: {line:?}"))
             })?
             .to_owned();
-        Ok(Engine { child, url })
+        engine.url = url;
+        Ok(engine)
     }
 }
 
@@ -362,26 +368,27 @@ fn run_llmb(
     })?;
     let s: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| HarnessError::Process(format!("{}: {e}", path.display())))?;
-    let f = |p: &str| {
+    let f = |p: &str| -> Result<f64, HarnessError> {
         s.pointer(p)
             .and_then(serde_json::Value::as_f64)
-            .unwrap_or(0.0)
+            .ok_or_else(|| HarnessError::Process(format!("{}: no number at {p}", path.display())))
     };
-    let tokens = (f("/lengths/output_tokens/stats/mean") * f("/requests/completed")).round() as u64;
-    let (cpu, wall) = (f("/client/cpu_s"), f("/client/wall_s"));
+    let tokens =
+        (f("/lengths/output_tokens/stats/mean")? * f("/requests/completed")?).round() as u64;
+    let (cpu, wall) = (f("/client/cpu_s")?, f("/client/wall_s")?);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ClientFigures {
         tokens,
-        errors: f("/requests/failed") as u64,
+        errors: f("/requests/failed")? as u64,
         cpu_ms_per_1k_active: per_1k(cpu, tokens),
         cpu_ms_per_1k_whole: per_1k(usage.cpu_s, tokens),
         tokens_per_s: tokens as f64 / wall.max(1e-9),
         max_rss_kib: usage.max_rss_kib,
         rss_per_stream_kib: per_stream(usage.max_rss_kib, base_rss, cfg.concurrency),
         lag: Lag {
-            mean_ms: f("/client/client_lag_ms/mean"),
-            p99_ms: f("/client/client_lag_ms/p99"),
-            max_ms: f("/client/client_lag_ms/max"),
+            mean_ms: f("/client/client_lag_ms/mean")?,
+            p99_ms: f("/client/client_lag_ms/p99")?,
+            max_ms: f("/client/client_lag_ms/max")?,
         },
     })
 }

@@ -2,8 +2,11 @@
 //!
 //! A prompt is a sequence of words that are each exactly one token (alone and after a
 //! space) under the tokenizer; pre-tokenizers split at spaces, so `n` such words are `n`
-//! tokens. Every prompt is then counted with the real tokenizer and trimmed or extended
-//! until the count is exact, so the guarantee never rests on the construction alone.
+//! tokens. Small sets are counted whole with the real tokenizer; large ones on a sample
+//! (one in 16, at least 64), and if any sampled prompt needed trimming or extending, every
+//! prompt is counted and adjusted until exact. Counting 50,000 prompts of 8,000 tokens
+//! would take minutes; the sample keeps that to seconds without trusting construction
+//! blindly.
 
 use llmb_rand::{norm_length, Rng};
 
@@ -52,7 +55,8 @@ impl PromptSet {
     /// A prompt is `n` words that are one token each under `tok`, joined by spaces; with a
     /// pre-tokenizer that splits at spaces (every BPE and SentencePiece model in use) that
     /// is `n` tokens by construction. Every [`VERIFY_EVERY`]th prompt is counted with the
-    /// real tokenizer; if any of those needed adjusting, the construction does not hold for
+    /// real tokenizer (every prompt of a set of at most [`VERIFY_ALL_UP_TO`]); if any of
+    /// those needed adjusting, the construction does not hold for
     /// this tokenizer and every prompt is counted and adjusted. (The server's own
     /// `usage.prompt_tokens` is compared with these lengths after the run as well.)
     pub fn synthetic(
@@ -81,6 +85,7 @@ impl PromptSet {
             .min(count.max(1));
         let per = count.div_ceil(threads.max(1));
         type Part = Result<Option<Vec<PromptText>>, TokenizerError>;
+        let failed = &std::sync::atomic::AtomicBool::new(false);
         let results: Vec<Part> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
@@ -88,10 +93,16 @@ impl PromptSet {
                     s.spawn(move || {
                         let mut out = Vec::with_capacity(range.len());
                         for i in range {
-                            let check = verify == Verify::All || i % VERIFY_EVERY == 0;
+                            if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                                return Ok(None);
+                            }
+                            let check = verify == Verify::All
+                                || count <= VERIFY_ALL_UP_TO
+                                || i % VERIFY_EVERY == 0;
                             let n = lengths.draw(seed, i as u64 * 2);
                             let (p, adjusted) = one_prompt(tok, n, seed, i as u64, check)?;
                             if adjusted && verify == Verify::Sample {
+                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
                                 return Ok(None);
                             }
                             out.push(p);
@@ -116,8 +127,10 @@ impl PromptSet {
     }
 }
 
-/// Every this many synthetic prompts, one is counted with the real tokenizer.
+/// Every this many synthetic prompts, one is counted with the real tokenizer...
 pub const VERIFY_EVERY: usize = 16;
+/// ...and sets this small are counted whole (at least 64 samples above it).
+pub const VERIFY_ALL_UP_TO: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verify {

@@ -51,7 +51,7 @@ pub(super) enum ReadEnd {
 }
 
 /// How the response body is delimited.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(super) enum Framing {
     /// `Transfer-Encoding: chunked`.
     Chunked(ChunkedDecoder),
@@ -60,13 +60,6 @@ pub(super) enum Framing {
     /// Until the server closes the connection.
     Close,
 }
-
-impl PartialEq for ChunkedDecoder {
-    fn eq(&self, other: &Self) -> bool {
-        self.is_done() == other.is_done()
-    }
-}
-impl Eq for ChunkedDecoder {}
 
 /// A request in flight on one connection.
 pub(super) struct Exchange<'c> {
@@ -96,8 +89,17 @@ impl HttpClient {
         }
     }
 
+    /// An idle connection the server has not closed: one that would block on a read.
+    /// (Anything readable on an idle connection, EOF or stray bytes, makes it unusable.)
     fn checkout(&self, key: &str) -> Option<Conn> {
-        self.idle.lock().ok()?.get_mut(key)?.pop()
+        loop {
+            let conn = self.idle.lock().ok()?.get_mut(key)?.pop()?;
+            let mut probe = [0u8; 1];
+            match conn.sock.try_read(&mut probe) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
+                _ => continue,
+            }
+        }
     }
 
     fn checkin(&self, key: String, conn: Conn) {
@@ -254,7 +256,10 @@ impl<'c> Exchange<'c> {
                         head_at: head.at,
                     })
                 }
-                // A stale keep-alive connection: closed before any byte came back.
+                // A reused connection the server closed as we wrote (it passed the probe at
+                // checkout, then the server's idle close crossed our request): not one byte
+                // of response came back, so the request was not acted on; send it once more
+                // on a new connection. A fresh connection is never retried.
                 Err(HeadError::ClosedEarly) if reused => continue,
                 Err(HeadError::ClosedEarly) => {
                     return Err(ReadEnd::Broken(
@@ -305,13 +310,21 @@ impl<'c> Exchange<'c> {
         match &mut self.framing {
             Framing::Chunked(d) => {
                 self.body.clear();
-                d.decode(input, &mut self.body)
+                let used = d
+                    .decode(input, &mut self.body)
                     .map_err(|e| ReadEnd::Broken(e.to_string()))?;
+                if used < input.len() {
+                    // Bytes after the body: the connection is out of step; never reuse it.
+                    self.keep_alive = false;
+                }
                 Ok(Some((&self.body, at)))
             }
             Framing::Length(left) => {
                 let take = (*left).min(input.len() as u64) as usize;
                 *left -= take as u64;
+                if take < input.len() {
+                    self.keep_alive = false;
+                }
                 Ok(Some((&input[..take], at)))
             }
             Framing::Close => Ok(Some((input, at))),
@@ -369,7 +382,12 @@ async fn read_head(conn: &mut Conn, deadline: tokio::time::Instant) -> Result<He
                 ))
             });
         }
-        if let Some(mut head) = parse_head(&conn.buf).map_err(HeadError::End)? {
+        while let Some(mut head) = parse_head(&conn.buf).map_err(HeadError::End)? {
+            if (100..200).contains(&head.status) && head.status != 101 {
+                // An interim response (100 Continue, 103 Early Hints): the real one follows.
+                conn.buf.drain(..head.len);
+                continue;
+            }
             head.at = at;
             return Ok(head);
         }
@@ -414,7 +432,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, ReadEnd> {
     if status < 200 || status == 204 || status == 304 {
         framing = Framing::Length(0);
     }
-    if framing == Framing::Close {
+    if matches!(framing, Framing::Close) {
         keep_alive = false;
     }
     Ok(Some(Head {
@@ -442,9 +460,9 @@ mod tests {
                 .unwrap()
                 .unwrap();
         assert_eq!((h.status, h.keep_alive), (429, false));
-        assert_eq!(h.framing, Framing::Length(12));
+        assert!(matches!(h.framing, Framing::Length(12)));
         let h = parse_head(b"HTTP/1.0 200 OK\r\n\r\n").unwrap().unwrap();
-        assert_eq!((h.framing, h.keep_alive), (Framing::Close, false));
+        assert!(matches!(h.framing, Framing::Close) && !h.keep_alive);
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-")
             .unwrap()
             .is_none());

@@ -181,6 +181,11 @@ fn request_head(target: &Target, uri: &Uri, body_len: usize, stream: bool) -> Ve
     h
 }
 
+/// Largest non-streamed response body kept.
+const MAX_WHOLE_BODY: usize = 64 << 20;
+/// Largest unfinished SSE event kept.
+const MAX_SSE_EVENT: usize = 1 << 20;
+
 /// Sends one request and reads it to the end.
 pub async fn send(
     client: &HttpClient,
@@ -244,6 +249,9 @@ pub async fn send(
         let (data, at) = match ex.next_body().await {
             Ok(Some(x)) => x,
             Ok(None) => break,
+            // `[DONE]` came: the response is complete whatever happens to its terminator
+            // (the connection is dropped rather than reused).
+            Err(_) if st.done.is_some() => break,
             Err(ReadEnd::Timeout) => return finish(st, Instant::now(), Outcome::Timeout),
             Err(e) => {
                 let message = format!("connection broke mid-response: {e}");
@@ -251,11 +259,22 @@ pub async fn send(
             }
         };
         if !stream {
+            if whole.len() + data.len() > MAX_WHOLE_BODY {
+                let message = format!("response larger than {} MiB", MAX_WHOLE_BODY >> 20);
+                return finish(st, Instant::now(), Outcome::StreamError { message });
+            }
             whole.extend_from_slice(data);
             continue;
         }
         if st.done.is_none() {
             sse.push(data, &mut |ev| st.on_payload(ev.data, at));
+            if sse.pending_len() > MAX_SSE_EVENT {
+                let message = format!(
+                    "an SSE event grew past {} MiB without ending",
+                    MAX_SSE_EVENT >> 20
+                );
+                return finish(st, Instant::now(), Outcome::StreamError { message });
+            }
         }
         if let Some(message) = st.error.take() {
             return finish(st, Instant::now(), Outcome::StreamError { message });
@@ -263,7 +282,7 @@ pub async fn send(
         // After `[DONE]` keep reading to the body's terminator so the connection can be
         // reused (the response ended at `[DONE]` whatever comes after it); a body that
         // ends only when the server closes is left there.
-        if st.done.is_some() && ex.framing == Framing::Close {
+        if st.done.is_some() && matches!(ex.framing, Framing::Close) {
             break;
         }
     }

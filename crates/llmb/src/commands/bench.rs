@@ -327,7 +327,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
                 stream: shape.stream,
                 tokenizer: a.tokenizer.clone(),
             };
-            let r = workers::run(&plan, a.workers, shared, &dir.dir).await?;
+            let r = workers::run(&plan, a.workers, shared, &dir.dir, interrupt_rx.clone()).await?;
             write_records(&dir.records(), &r.records)?;
             r
         } else {

@@ -24,6 +24,9 @@ use crate::cli::launch::{PlanRankArgs, RunPlanArgs};
 
 /// How long an engine may take to answer `/health` (override: `LLMB_READY_TIMEOUT_S`).
 const READY_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long an interrupted `llmb bench` step may take to write its results (its own
+/// grace for in-flight requests is 5 s by default).
+const BENCH_STOP_GRACE: Duration = Duration::from_secs(15);
 /// Between SIGTERM and SIGKILL when stopping an engine.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Lines of an engine log quoted in an error.
@@ -200,6 +203,8 @@ async fn execute(
                     .args(&step.args)
                     .arg("--url")
                     .arg(&url)
+                    // Its own process group: a terminal Ctrl-C reaches it only through us.
+                    .process_group(0)
                     .stdin(Stdio::null())
                     .stdout(log.try_clone()?)
                     .stderr(log)
@@ -209,7 +214,17 @@ async fn execute(
                 let exit = match interruptible(&mut stop, child.wait()).await {
                     Ok(r) => r?,
                     Err(e) => {
-                        terminate(&mut child).await;
+                        // SIGINT first: bench stops its load and writes what it has.
+                        if let Some(pid) = child.id() {
+                            // SAFETY: kill(2) on our own child.
+                            unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                        }
+                        if tokio::time::timeout(BENCH_STOP_GRACE, child.wait())
+                            .await
+                            .is_err()
+                        {
+                            terminate(&mut child).await;
+                        }
                         return Err(e);
                     }
                 };
@@ -329,9 +344,11 @@ impl Placement {
         let EngineLaunch::Llmb { args } = &s.launch else {
             anyhow::bail!("server {} has no runnable engine", s.name);
         };
+        // Truncated: the port is read from this log, and a re-run must not find the last one.
         let log = OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .truncate(true)
             .open(&s.log)
             .with_context(|| format!("cannot create engine log {}", s.log.display()))?;
         let mut cmd = if self.in_slurm() {

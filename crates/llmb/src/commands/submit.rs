@@ -405,16 +405,31 @@ async fn run_local(
     }
     let log = std::fs::File::create(&rec.log_path)
         .with_context(|| format!("cannot create {}", rec.log_path.display()))?;
-    let status = tokio::process::Command::new(&plan.llmb)
+    let mut child = tokio::process::Command::new(&plan.llmb)
         .arg("run-plan")
         .arg(plan.path())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
-        .status()
-        .await
+        .spawn()
         .with_context(|| format!("cannot start {}", plan.llmb.display()))?;
-    let state = if status.success() {
+    // On Ctrl-C the executor stops its engines and saves what it has; wait for that, so the
+    // job is recorded as cancelled rather than left RUNNING.
+    let mut interrupted = false;
+    let status = tokio::select! {
+        s = child.wait() => s?,
+        _ = tokio::signal::ctrl_c() => {
+            interrupted = true;
+            if let Some(pid) = child.id() {
+                // SAFETY: kill(2) on our own child; harmless if the terminal already sent it.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+            }
+            child.wait().await?
+        }
+    };
+    let state = if interrupted {
+        JobState::Cancelled
+    } else if status.success() {
         JobState::Completed
     } else {
         JobState::Failed

@@ -82,19 +82,28 @@ pub async fn run(
     k: u32,
     shared: Shared<'_>,
     dir: &Path,
+    interrupt: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<LoadResult> {
     check(k, plan.concurrency)?;
+    if plan.warmup > 0 {
+        return Err(bad(
+            "--warmup cannot be combined with --workers yet: each worker would end its warm-up at a different moment and the shared schedule would split; run a separate warm-up or drop --warmup",
+        ));
+    }
     let wdir = dir.join("workers");
     std::fs::create_dir_all(&wdir).with_context(|| format!("cannot create {}", wdir.display()))?;
     let requests_file = wdir.join("requests.jsonl");
     worker::write_requests(&requests_file, &plan.requests)
         .with_context(|| format!("cannot write {}", requests_file.display()))?;
-    let headers: Vec<(String, String)> = shared
-        .target
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in &shared.target.headers {
+        let v = value.to_str().map_err(|_| {
+            bad(format!(
+                "header `{name}` holds bytes other than visible ASCII, which --workers cannot pass on; use plain ASCII"
+            ))
+        })?;
+        headers.push((name.to_string(), v.to_owned()));
+    }
     let headers = serde_json::to_string(&headers)?;
     let exe = std::env::current_exe().context("cannot find the llmb executable")?;
     let placement = placement(k);
@@ -123,7 +132,8 @@ pub async fn run(
         };
         let _ = std::fs::remove_file(&spec.records_file);
         let spec_path = wdir.join(format!("worker-{index}.json"));
-        std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)?;
+        std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)
+            .with_context(|| format!("cannot write {}", spec_path.display()))?;
         let mut cmd = match &placement {
             Placement::Local => Command::new(&exe),
             Placement::Srun => {
@@ -150,52 +160,149 @@ pub async fn run(
             .with_context(|| format!("cannot start worker {index} ({})", exe.display()))?;
         children.push((spec, child));
     }
-    let k_usize = k as usize;
     let reports_path = wdir.join("reports.json");
-    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<LoadResult> {
-        let mut lines = Vec::with_capacity(k_usize);
-        for (spec, child) in &mut children {
-            let mut out = BufReader::new(child.stdout.take().expect("piped"));
-            let mut line = String::new();
-            out.read_line(&mut line)?;
-            if line.trim() != "ready" {
-                let status = child.wait()?;
-                anyhow::bail!(
-                    "worker {} did not start ({status}); its messages are above",
-                    spec.shard.index
-                );
+    let mut team = Team { members: children };
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (stop, mut interrupt) = (stop.clone(), interrupt);
+        tokio::spawn(async move {
+            if interrupt.wait_for(|v| *v).await.is_ok() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            lines.push(out);
+        })
+    };
+    let ready_limit = READY_TIMEOUT;
+    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<LoadResult> {
+        // One thread per worker forwards its stdout lines, so waits can time out.
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Option<String>)>();
+        for (i, (_, child)) in team.members.iter_mut().enumerate() {
+            let out = BufReader::new(child.stdout.take().expect("piped"));
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in out.lines() {
+                    match line {
+                        Ok(l) => {
+                            if tx.send((i, Some(l))).is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let _ = tx.send((i, None));
+            });
+        }
+        drop(tx);
+        let n = team.members.len();
+        let deadline = Instant::now() + ready_limit;
+        let mut ready = vec![false; n];
+        while ready.iter().any(|r| !r) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((i, Some(l))) if l.trim() == "ready" => ready[i] = true,
+                Ok((i, _)) => anyhow::bail!(
+                    "worker {i} did not start (it said {:?}); its messages are above",
+                    team.status(i)
+                ),
+                Err(_) => anyhow::bail!(
+                    "worker(s) {:?} not ready after {} s; check that `srun` can start them and that the run folder is shared",
+                    (0..n).filter(|i| !ready[*i]).collect::<Vec<_>>(),
+                    ready_limit.as_secs()
+                ),
+            }
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                anyhow::bail!("interrupted before the workers started");
+            }
         }
         let go = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64
             + START_MARGIN.as_nanos() as u64;
-        for (_, child) in &mut children {
-            let mut stdin = child.stdin.take().expect("piped");
-            writeln!(stdin, "go {go}")?;
+        team.tell_all(&format!("go {go}"));
+        let mut reports: Vec<Option<WorkerReport>> = vec![None; n];
+        let mut ended = vec![false; n];
+        let mut told_stop = false;
+        while ended.iter().any(|e| !e) {
+            if !told_stop && stop.load(std::sync::atomic::Ordering::Relaxed) {
+                team.tell_all("stop");
+                told_stop = true;
+            }
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok((i, Some(l))) => {
+                    reports[i] = Some(serde_json::from_str(l.trim()).with_context(|| {
+                        format!("worker {i} printed {l:?} instead of its report")
+                    })?);
+                }
+                Ok((i, None)) => ended[i] = true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
         }
-        let mut reports = Vec::new();
-        let mut records = Vec::new();
-        for ((spec, child), mut out) in children.iter_mut().zip(lines) {
-            let mut line = String::new();
-            out.read_line(&mut line)?;
-            let status = child.wait()?;
-            let report: WorkerReport = serde_json::from_str(line.trim()).with_context(|| {
-                format!(
-                    "worker {} ended ({status}) without a report",
-                    spec.shard.index
-                )
+        let mut done = Vec::with_capacity(n);
+        let mut records = Vec::with_capacity(n);
+        for (i, r) in reports.into_iter().enumerate() {
+            let status = team.status(i);
+            let r = r.ok_or_else(|| {
+                anyhow::anyhow!("worker {i} ended ({status}) without a report; its messages are above")
             })?;
-            records.push(worker::read_records(&spec.records_file)?);
-            reports.push(report);
+            let file = &team.members[i].0.records_file;
+            records.push(
+                worker::read_records(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?,
+            );
+            done.push(r);
         }
         let _ = std::fs::write(
-            reports_path,
-            serde_json::to_vec_pretty(&reports).unwrap_or_default(),
+            &reports_path,
+            serde_json::to_vec_pretty(&done).unwrap_or_default(),
         );
-        Ok(worker::merge(&reports, records))
+        // The merged records.jsonl replaces the per-worker files.
+        for (spec, _) in &team.members {
+            let _ = std::fs::remove_file(&spec.records_file);
+        }
+        Ok(worker::merge(&done, records))
     })
-    .await??;
-    Ok(result)
+    .await?;
+    watcher.abort();
+    result
+}
+
+/// How long workers may take to load their requests and say `ready`.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The worker processes; any still running when this is dropped are killed, so a failed
+/// run never leaves load running against the server.
+struct Team {
+    members: Vec<(WorkerSpec, std::process::Child)>,
+}
+
+impl Team {
+    /// Sends one line to every worker's stdin (a gone worker is noticed on its stdout).
+    fn tell_all(&mut self, line: &str) {
+        for (_, child) in &mut self.members {
+            if let Some(stdin) = child.stdin.as_mut() {
+                let _ = writeln!(stdin, "{line}");
+                let _ = stdin.flush();
+            }
+        }
+    }
+
+    /// The exit status of worker `i`, waiting for it.
+    fn status(&mut self, i: usize) -> String {
+        self.members[i]
+            .1
+            .wait()
+            .map_or_else(|e| e.to_string(), |s| s.to_string())
+    }
+}
+
+impl Drop for Team {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.members {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
 }
 
 /// The worker: load the spec and requests, say `ready`, wait for `go`, run the shard,
@@ -245,6 +352,8 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
     let sink = Sink::start(Some(&spec.records_file), tokenizer)
         .with_context(|| format!("cannot write {}", spec.records_file.display()))?;
     let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
+    let interrupt_tx = Arc::new(interrupt_tx);
+    let interrupt_tx_stdin = interrupt_tx.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = interrupt_tx.send(true);
@@ -262,7 +371,28 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| bad(format!("worker expected `go <unix ns>`, got {go:?}")))?;
     let now_ns = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64;
-    let start_at = Instant::now() + Duration::from_nanos(go_ns.saturating_sub(now_ns));
+    let now = Instant::now();
+    // A `go` that arrived late still names the shared origin: count from it, in the past.
+    let start_at = if go_ns >= now_ns {
+        now + Duration::from_nanos(go_ns - now_ns)
+    } else {
+        now.checked_sub(Duration::from_nanos(now_ns - go_ns))
+            .unwrap_or(now)
+    };
+    // `stop` from the parent, or its end (EOF), interrupts like Ctrl-C.
+    let stop_tx = interrupt_tx_stdin;
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match std::io::stdin().read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if line.trim() == "stop" => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = stop_tx.send(true);
+    });
     let ctx = DriverContext {
         client: HttpClient::new(Duration::from_secs(10)),
         target,

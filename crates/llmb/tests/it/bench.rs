@@ -333,3 +333,77 @@ fn workers_split_one_schedule_and_merge_like_a_single_process() {
         "{err}"
     );
 }
+
+#[test]
+fn ctrl_c_keeps_finished_records_and_marks_the_run_incomplete() {
+    // Short requests finish while long ones are still streaming when Ctrl-C comes.
+    let sim = Sim::start(&["--ttft-ms", "1", "--itl-ms", "20"]);
+    let out = tempdir("ctrl-c");
+    let child = crate::support::llmb()
+        .args([
+            "bench",
+            "--url",
+            &sim.url,
+            "--isl",
+            "16",
+            "--osl",
+            "8",
+            "--osl-stddev",
+            "0",
+            "--concurrency",
+            "4",
+            "--num-requests",
+            "100000",
+            "--grace",
+            "100ms",
+            "--quiet",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (polling, with a deadline) until some requests have completed and been written.
+    let records_file = out.join("records.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&records_file).map_or(0, |s| s.lines().count()) < 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no records within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) sends SIGINT to the child we own.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let recs = records(&out);
+    let done: Vec<_> = recs
+        .iter()
+        .filter(|r| r["outcome"]["kind"] == "completed")
+        .collect();
+    assert!(done.len() >= 8, "{} completed", done.len());
+    for r in &done {
+        assert_eq!(
+            r["chunks"].as_array().unwrap().len(),
+            8,
+            "a completed record is whole"
+        );
+    }
+    // Far fewer than asked: the run stopped, and says so.
+    assert!(recs.len() < 100_000);
+    let s = read_json(out.join("summary.json"));
+    assert_eq!(s["complete"], false);
+    assert_eq!(
+        s["requests"]["measured"].as_u64().unwrap(),
+        recs.len() as u64
+    );
+}

@@ -189,8 +189,11 @@ fn bench(args: &[&str]) -> std::process::Output {
     let t0 = Instant::now();
     let o = run(args);
     eprintln!("llmb {} took {:?}", args.join(" "), t0.elapsed());
+    // Exit 4 (client-bound) is allowed: llama-server and the client share two cores, and the
+    // client's verdict may flag its own timing as untrustworthy then. These tests check
+    // lengths and token counts, which do not depend on timing; every file is still written.
     assert!(
-        o.status.success(),
+        o.status.success() || o.status.code() == Some(4),
         "llmb failed: {}\n{}",
         String::from_utf8_lossy(&o.stderr),
         String::from_utf8_lossy(&o.stdout)
