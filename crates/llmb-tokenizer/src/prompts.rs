@@ -3,7 +3,7 @@
 //! A prompt is a sequence of words that are each exactly one token (alone and after a
 //! space) under the tokenizer; pre-tokenizers split at spaces, so `n` such words are `n`
 //! tokens. Small sets are counted whole with the real tokenizer; large ones on a sample
-//! (one in 16, at least 64), and if any sampled prompt needed trimming or extending, every
+//! (one in 16, between 64 and about 512 prompts), and if any sampled prompt needed trimming or extending, every
 //! prompt is counted and adjusted until exact. Counting 50,000 prompts of 8,000 tokens
 //! would take minutes; the sample keeps that to seconds without trusting construction
 //! blindly.
@@ -85,6 +85,8 @@ impl PromptSet {
             .min(count.max(1));
         let per = count.div_ceil(threads.max(1));
         type Part = Result<Option<Vec<PromptText>>, TokenizerError>;
+        // One in 16, but no more than about VERIFY_SAMPLE_MAX prompts in all.
+        let stride = VERIFY_EVERY.max(count / VERIFY_SAMPLE_MAX);
         let failed = &std::sync::atomic::AtomicBool::new(false);
         let results: Vec<Part> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
@@ -98,7 +100,7 @@ impl PromptSet {
                             }
                             let check = verify == Verify::All
                                 || count <= VERIFY_ALL_UP_TO
-                                || i % VERIFY_EVERY == 0;
+                                || i % stride == 0;
                             let n = lengths.draw(seed, i as u64 * 2);
                             let (p, adjusted) = one_prompt(tok, n, seed, i as u64, check)?;
                             if adjusted && verify == Verify::Sample {
@@ -129,6 +131,9 @@ impl PromptSet {
 
 /// Every this many synthetic prompts, one is counted with the real tokenizer...
 pub const VERIFY_EVERY: usize = 16;
+/// ...at most about this many in all (50,000 prompts of 8,000 tokens would otherwise
+/// count 25 M tokens)...
+pub const VERIFY_SAMPLE_MAX: usize = 512;
 /// ...and sets this small are counted whole (at least 64 samples above it).
 pub const VERIFY_ALL_UP_TO: usize = 1024;
 

@@ -64,14 +64,23 @@ enum Source {
     Batched(mpsc::UnboundedReceiver<u32>),
 }
 
+/// How early the fixed-timing engine aims its sleeps (tokio's mean wake-up lateness).
+const TIMER_LEAD: Duration = Duration::from_millis(1);
+
 impl Source {
     /// Waits for the next produced token(s); `None` when the engine dropped the request.
     async fn next(&mut self) -> Option<u32> {
         match self {
             Source::Fixed { next, itl } => {
                 // A deadline already past (firehose: ITL 0) needs no trip through the timer.
-                if *next > Instant::now() {
-                    tokio::time::sleep_until(*next).await;
+                // tokio's timer fires on the first 1 ms tick at or after a deadline and its
+                // driver parks in whole milliseconds too: measured here, sleeps wake about
+                // 1 ms late on average. Aiming that much early centres the error near zero,
+                // so the mean TTFT is the set one (ITL is exact either way: the deadlines
+                // are absolute, so the lateness is the same for every token).
+                let aim = next.checked_sub(TIMER_LEAD).unwrap_or(*next);
+                if aim > Instant::now() {
+                    tokio::time::sleep_until(aim).await;
                 }
                 *next += *itl;
                 Some(1)
