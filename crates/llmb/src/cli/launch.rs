@@ -10,12 +10,12 @@ use clap::{Args, Subcommand, ValueEnum};
   llmb init --install-dir /lustre/llmb --gpu-type gb200 --account my_acct --partition batch
   export LLMB_INSTALL=/lustre/llmb")]
 pub struct InitArgs {
-    /// The install folder (`$LLMB_INSTALL`); created if missing.
+    /// The install folder (`$LLMB_INSTALL`); created if missing. Asked for in a terminal.
     #[arg(long)]
-    pub install_dir: PathBuf,
-    /// The cluster's GPU type: h100, b200, b300, gb200, gb300, ...
+    pub install_dir: Option<PathBuf>,
+    /// The cluster's GPU type: h100, b200, b300, gb200, gb300, ... Asked for in a terminal.
     #[arg(long)]
-    pub gpu_type: String,
+    pub gpu_type: Option<String>,
     /// Slurm account (exported as SBATCH_ACCOUNT).
     #[arg(long)]
     pub account: Option<String>,

@@ -70,8 +70,82 @@ pub fn process_env() -> BTreeMap<String, String> {
     std::env::vars().collect()
 }
 
+/// `InitArgs` once the required values are known.
+struct ResolvedInit {
+    install_dir: std::path::PathBuf,
+    gpu_type: String,
+    account: Option<String>,
+    partition: Option<String>,
+    gpus_per_node: Option<u32>,
+    force: bool,
+}
+
+/// In a terminal, asks for what the flags left out (the install folder and GPU type, then
+/// the optional Slurm account and partition); elsewhere, names the missing flags.
+fn ask_for_missing(a: &mut InitArgs) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal};
+    let interactive = std::io::stdin().is_terminal();
+    let missing: Vec<&str> = [
+        (a.install_dir.is_none(), "--install-dir DIR"),
+        (
+            a.gpu_type.is_none(),
+            "--gpu-type h100|b200|b300|gb200|gb300",
+        ),
+    ]
+    .iter()
+    .filter(|(m, _)| *m)
+    .map(|(_, f)| *f)
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !interactive {
+        return Err(bad(format!(
+            "llmb init needs {} (not a terminal, so nothing is asked)",
+            missing.join(" and ")
+        )));
+    }
+    let ask = |question: &str| -> anyhow::Result<Option<String>> {
+        let mut err = std::io::stderr().lock();
+        write!(err, "{question}: ")?;
+        err.flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let v = line.trim().to_owned();
+        Ok((!v.is_empty()).then_some(v))
+    };
+    if a.install_dir.is_none() {
+        a.install_dir = ask("Install folder (becomes $LLMB_INSTALL)")?.map(Into::into);
+    }
+    if a.gpu_type.is_none() {
+        a.gpu_type = ask("GPU type of the cluster (h100, b200, b300, gb200, gb300)")?;
+    }
+    if a.account.is_none() {
+        a.account = ask("Slurm account (empty: none)")?;
+    }
+    if a.partition.is_none() {
+        a.partition = ask("Slurm GPU partition (empty: the default)")?;
+    }
+    if a.install_dir.is_none() || a.gpu_type.is_none() {
+        return Err(bad("llmb init needs an install folder and a GPU type"));
+    }
+    Ok(())
+}
+
 /// `llmb init`.
-pub async fn init(a: InitArgs) -> anyhow::Result<ExitStatus> {
+pub async fn init(mut a: InitArgs) -> anyhow::Result<ExitStatus> {
+    ask_for_missing(&mut a)?;
+    let (Some(install_dir), Some(gpu_type)) = (a.install_dir.clone(), a.gpu_type.clone()) else {
+        unreachable!("ask_for_missing fills both or fails");
+    };
+    let a = ResolvedInit {
+        install_dir,
+        gpu_type,
+        account: a.account,
+        partition: a.partition,
+        gpus_per_node: a.gpus_per_node,
+        force: a.force,
+    };
     let gpu: GpuType = a.gpu_type.parse().map_err(bad)?;
     if a.gpus_per_node == Some(0) {
         return Err(bad("--gpus-per-node must be at least 1"));

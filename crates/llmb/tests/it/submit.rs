@@ -348,3 +348,12 @@ fn local_launcher_reports_a_failing_engine() {
         "engine log tail: {s}"
     );
 }
+
+#[test]
+fn init_outside_a_terminal_names_the_missing_flags() {
+    let o = crate::support::run(&["init", "--gpu-type", "gb200"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--install-dir"), "{err}");
+    assert!(!err.contains("--gpu-type"), "{err}");
+}
