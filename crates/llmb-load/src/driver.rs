@@ -291,6 +291,7 @@ impl Job {
             input_tokens: self.input_tokens,
             requested_output_tokens: self.requested,
             usage: Default::default(),
+            connect_ns: None,
             chunks: Vec::new(),
             outcome: Outcome::Cancelled,
         };
@@ -306,6 +307,7 @@ impl Job {
                 let mut record = base(ns(r.sent), ns(r.end));
                 record.first_token_ns = r.first_token.map(ns);
                 record.usage = r.usage;
+                record.connect_ns = r.connect_wait.map(|d| d.as_nanos() as u64);
                 record.chunks = r.chunks;
                 record.outcome = r.outcome;
                 Finished {

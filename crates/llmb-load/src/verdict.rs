@@ -100,6 +100,11 @@ pub enum ClientBound {
         /// p99 of send lag (ms).
         p99_ms: f64,
     },
+    /// Requests waited to open connections (handshake queue or a slow accept).
+    WaitedForConnections {
+        /// p99 of the connection wait (ms), over requests that opened one.
+        p99_ms: f64,
+    },
     /// Chunks were stamped late against the engine's own send stamps.
     ChunksLate {
         /// p99 of client lag (ms).
@@ -117,6 +122,9 @@ impl std::fmt::Display for ClientBound {
             ClientBound::FellBehind { p99_ms } => {
                 write!(f, "requests left {p99_ms:.1} ms behind schedule (p99)")
             }
+            ClientBound::WaitedForConnections { p99_ms } => {
+                write!(f, "requests waited {p99_ms:.1} ms for a connection (p99)")
+            }
             ClientBound::ChunksLate { p99_ms } => {
                 write!(
                     f,
@@ -133,6 +141,8 @@ pub const CPU_BUSY_LIMIT: f64 = 0.90;
 pub const LOOP_LAG_P99_LIMIT_MS: f64 = 10.0;
 /// p99 send lag limit (ms).
 pub const SEND_LAG_P99_LIMIT_MS: f64 = 10.0;
+/// p99 connection wait limit (ms).
+pub const CONNECT_WAIT_P99_LIMIT_MS: f64 = 10.0;
 /// p99 client lag limit (ms), against the engine's send stamps.
 pub const CLIENT_LAG_P99_LIMIT_MS: f64 = 10.0;
 
@@ -141,6 +151,7 @@ pub fn judge(
     stats: &ClientStats,
     send_lag_ms: &Distribution,
     client_lag_ms: &Distribution,
+    connect_wait_ms: &Distribution,
 ) -> Vec<ClientBound> {
     let mut out = Vec::new();
     let busy = stats.busy();
@@ -154,6 +165,10 @@ pub fn judge(
     let send = send_lag_ms.percentile(99.0, Method::Linear);
     if send > SEND_LAG_P99_LIMIT_MS {
         out.push(ClientBound::FellBehind { p99_ms: send });
+    }
+    let wait = connect_wait_ms.percentile(99.0, Method::Linear);
+    if connect_wait_ms.len() >= 10 && wait > CONNECT_WAIT_P99_LIMIT_MS {
+        out.push(ClientBound::WaitedForConnections { p99_ms: wait });
     }
     let chunk = client_lag_ms.percentile(99.0, Method::Linear);
     if client_lag_ms.len() >= 20 && chunk > CLIENT_LAG_P99_LIMIT_MS {
@@ -199,10 +214,12 @@ mod tests {
             threads: 2,
             loop_lag_ms: Distribution::new(vec![0.5; 100]),
         };
+        let none = Distribution::default;
         assert!(judge(
             &ok,
             &Distribution::new(vec![0.1; 10]),
-            &Distribution::new(vec![0.5; 100])
+            &Distribution::new(vec![0.5; 100]),
+            &Distribution::new(vec![0.2; 100]),
         )
         .is_empty());
         let busy = ClientStats {
@@ -210,7 +227,12 @@ mod tests {
             ..ok.clone()
         };
         assert_eq!(
-            judge(&busy, &Distribution::default(), &Distribution::default()),
+            judge(
+                &busy,
+                &Distribution::default(),
+                &Distribution::default(),
+                &Distribution::default()
+            ),
             vec![ClientBound::CpuSaturated { busy: 0.95 }]
         );
         let laggy = ClientStats {
@@ -218,20 +240,23 @@ mod tests {
             ..ok.clone()
         };
         assert!(matches!(
-            judge(&laggy, &Distribution::default(), &Distribution::default())[0],
+            judge(
+                &laggy,
+                &Distribution::default(),
+                &Distribution::default(),
+                &Distribution::default()
+            )[0],
             ClientBound::EventLoopLag { .. }
         ));
-        let late = judge(
-            &ok,
-            &Distribution::default(),
-            &Distribution::new(vec![12.0; 100]),
-        );
+        let late = judge(&ok, &none(), &Distribution::new(vec![12.0; 100]), &none());
         assert_eq!(late, vec![ClientBound::ChunksLate { p99_ms: 12.0 }]);
-        let behind = judge(
-            &ok,
-            &Distribution::new(vec![20.0; 10]),
-            &Distribution::default(),
+        let waited = judge(&ok, &none(), &none(), &Distribution::new(vec![25.0; 10]));
+        assert_eq!(
+            waited,
+            vec![ClientBound::WaitedForConnections { p99_ms: 25.0 }]
         );
+        assert!(waited[0].to_string().contains("for a connection"));
+        let behind = judge(&ok, &Distribution::new(vec![20.0; 10]), &none(), &none());
         assert!(matches!(behind[0], ClientBound::FellBehind { .. }));
         assert!(behind[0].to_string().contains("behind schedule"));
     }

@@ -212,6 +212,7 @@ mod tests {
             input_tokens: 1,
             requested_output_tokens: None,
             usage: Default::default(),
+            connect_ns: None,
             chunks: vec![],
             outcome: llmb_metrics::Outcome::Completed,
         }

@@ -133,6 +133,7 @@ pub(crate) mod tests {
                 prompt_tokens: Some(100),
                 completion_tokens: Some(chunks.iter().map(|c| u64::from(c.tokens)).sum()),
             },
+            connect_ns: None,
             chunks,
             outcome: Outcome::Completed,
         }

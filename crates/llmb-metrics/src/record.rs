@@ -164,6 +164,10 @@ pub struct RequestRecord {
     pub requested_output_tokens: Option<u64>,
     /// What the server reported.
     pub usage: ServerUsage,
+    /// Time spent opening a connection for it (waiting for a handshake slot and the TCP
+    /// handshake), ns; absent when a pooled connection was reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ns: Option<u64>,
     /// Every chunk that carried generated text, in arrival order.
     pub chunks: Vec<Chunk>,
     /// How it ended.

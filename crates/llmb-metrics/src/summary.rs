@@ -70,6 +70,8 @@ pub struct Summary {
     pub send_lag_ms: Distribution,
     /// Wait for a concurrency slot (ms) past the intended send.
     pub slot_wait_ms: Distribution,
+    /// Time spent opening connections (ms), measured requests that opened one.
+    pub connect_wait_ms: Distribution,
     /// The client's lag per chunk (ms) behind the engine's send stamps, every measured
     /// request; empty unless the engine stamps its chunks (the embedded one does).
     pub client_lag_ms: Distribution,
@@ -142,6 +144,12 @@ impl Summary {
                 measured
                     .iter()
                     .map(|r| r.slot_ns.saturating_sub(r.scheduled_ns) as f64 / 1e6)
+                    .collect(),
+            ),
+            connect_wait_ms: Distribution::new(
+                measured
+                    .iter()
+                    .filter_map(|r| r.connect_ns.map(|n| n as f64 / 1e6))
                     .collect(),
             ),
             client_lag_ms: Distribution::new(

@@ -86,6 +86,7 @@ pub fn summary(
         "schedule": {
             "send_lag_ms": stats(&s.send_lag_ms),
             "slot_wait_ms": stats(&s.slot_wait_ms),
+            "connect_wait_ms": metric("time to open a connection (handshake slot + TCP handshake), requests that opened one", "llmb", &s.connect_wait_ms),
             "client_lag_ms": if s.client_lag_ms.is_empty() { Value::Null } else {
                 metric("client arrival stamp - engine send stamp (llmb_sent_ns), per chunk; engines that stamp chunks only", "llmb", &s.client_lag_ms)
             },

@@ -150,6 +150,7 @@ mod tests {
                 prompt_tokens: Some(10),
                 completion_tokens: Some(offsets.len() as u64),
             },
+            connect_ns: None,
             chunks: offsets
                 .iter()
                 .map(|&o| Chunk {

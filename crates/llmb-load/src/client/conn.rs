@@ -77,6 +77,9 @@ pub(super) struct Exchange<'c> {
     body: Vec<u8>,
     deadline: tokio::time::Instant,
     head_at: Instant,
+    /// Time spent opening connections for this request (waiting for a handshake slot and
+    /// the TCP handshake); zero when a pooled connection was reused.
+    pub connect_wait: Duration,
 }
 
 impl HttpClient {
@@ -224,11 +227,17 @@ impl<'c> Exchange<'c> {
             _ => return Err(ReadEnd::Broken(format!("no host in {uri}"))),
         };
         let mut pooled = client.checkout(&key);
+        let mut connect_wait = Duration::ZERO;
         loop {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
                 Some(c) => c,
-                None => client.connect(&key, deadline).await?,
+                None => {
+                    let t0 = Instant::now();
+                    let c = client.connect(&key, deadline).await?;
+                    connect_wait += t0.elapsed();
+                    c
+                }
             };
             conn.buf.clear();
             let wrote = tokio::select! {
@@ -254,6 +263,7 @@ impl<'c> Exchange<'c> {
                         body: Vec::new(),
                         deadline,
                         head_at: head.at,
+                        connect_wait,
                     })
                 }
                 // A reused connection the server closed as we wrote (it passed the probe at

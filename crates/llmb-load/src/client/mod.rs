@@ -94,6 +94,8 @@ pub struct RawResponse {
     pub text: String,
     /// Server-reported counts.
     pub usage: ServerUsage,
+    /// Time spent opening a connection for it (none when a pooled one was reused).
+    pub connect_wait: Option<Duration>,
     /// How it ended.
     pub outcome: Outcome,
 }
@@ -209,18 +211,24 @@ pub async fn send(
         finished: false,
         error: None,
     };
-    let finish = |st: StreamState, end: Instant, outcome: Outcome| RawResponse {
-        sent: st.sent,
-        first_token: st.first,
-        end,
-        chunks: st.chunks,
-        text: st.text,
-        usage: st.usage,
-        outcome,
-    };
+    let mut connect_wait = None;
+    let finish =
+        |st: StreamState, end: Instant, outcome: Outcome, wait: Option<Duration>| RawResponse {
+            sent: st.sent,
+            first_token: st.first,
+            end,
+            chunks: st.chunks,
+            text: st.text,
+            usage: st.usage,
+            connect_wait: wait,
+            outcome,
+        };
     let mut ex = match Exchange::start(client, uri, &message, deadline).await {
-        Ok(ex) => ex,
-        Err(ReadEnd::Timeout) => return finish(st, Instant::now(), Outcome::Timeout),
+        Ok(ex) => {
+            connect_wait = Some(ex.connect_wait).filter(|d| !d.is_zero());
+            ex
+        }
+        Err(ReadEnd::Timeout) => return finish(st, Instant::now(), Outcome::Timeout, connect_wait),
         Err(e) => {
             return finish(
                 st,
@@ -228,6 +236,7 @@ pub async fn send(
                 Outcome::ConnectionError {
                     message: e.to_string(),
                 },
+                connect_wait,
             )
         }
     };
@@ -241,6 +250,7 @@ pub async fn send(
                 status: ex.status,
                 body,
             },
+            connect_wait,
         );
     }
     let mut sse = SseDecoder::new();
@@ -252,16 +262,28 @@ pub async fn send(
             // `[DONE]` came: the response is complete whatever happens to its terminator
             // (the connection is dropped rather than reused).
             Err(_) if st.done.is_some() => break,
-            Err(ReadEnd::Timeout) => return finish(st, Instant::now(), Outcome::Timeout),
+            Err(ReadEnd::Timeout) => {
+                return finish(st, Instant::now(), Outcome::Timeout, connect_wait)
+            }
             Err(e) => {
                 let message = format!("connection broke mid-response: {e}");
-                return finish(st, Instant::now(), Outcome::StreamError { message });
+                return finish(
+                    st,
+                    Instant::now(),
+                    Outcome::StreamError { message },
+                    connect_wait,
+                );
             }
         };
         if !stream {
             if whole.len() + data.len() > MAX_WHOLE_BODY {
                 let message = format!("response larger than {} MiB", MAX_WHOLE_BODY >> 20);
-                return finish(st, Instant::now(), Outcome::StreamError { message });
+                return finish(
+                    st,
+                    Instant::now(),
+                    Outcome::StreamError { message },
+                    connect_wait,
+                );
             }
             whole.extend_from_slice(data);
             continue;
@@ -273,11 +295,21 @@ pub async fn send(
                     "an SSE event grew past {} MiB without ending",
                     MAX_SSE_EVENT >> 20
                 );
-                return finish(st, Instant::now(), Outcome::StreamError { message });
+                return finish(
+                    st,
+                    Instant::now(),
+                    Outcome::StreamError { message },
+                    connect_wait,
+                );
             }
         }
         if let Some(message) = st.error.take() {
-            return finish(st, Instant::now(), Outcome::StreamError { message });
+            return finish(
+                st,
+                Instant::now(),
+                Outcome::StreamError { message },
+                connect_wait,
+            );
         }
         // After `[DONE]` keep reading to the body's terminator so the connection can be
         // reused (the response ended at `[DONE]` whatever comes after it); a body that
@@ -294,12 +326,12 @@ pub async fn send(
         st.on_payload(&whole, end);
         st.first = None;
         return match st.error.take() {
-            Some(message) => finish(st, end, Outcome::StreamError { message }),
-            None => finish(st, end, Outcome::Completed),
+            Some(message) => finish(st, end, Outcome::StreamError { message }, connect_wait),
+            None => finish(st, end, Outcome::Completed, connect_wait),
         };
     }
     if st.done.is_some() || st.finished {
-        finish(st, end, Outcome::Completed)
+        finish(st, end, Outcome::Completed, connect_wait)
     } else {
         finish(
             st,
@@ -307,6 +339,7 @@ pub async fn send(
             Outcome::StreamError {
                 message: "stream ended before [DONE]".into(),
             },
+            connect_wait,
         )
     }
 }

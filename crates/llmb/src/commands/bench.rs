@@ -366,7 +366,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             date: stamp.clone(),
         };
         let warnings = warnings(&summary, &result.records, result.interrupted);
-        let bound = verdict::judge(&result.client, &summary.send_lag_ms, &summary.client_lag_ms);
+        let bound = verdict::judge(
+            &result.client,
+            &summary.send_lag_ms,
+            &summary.client_lag_ms,
+            &summary.connect_wait_ms,
+        );
         let brief = |d: &llmb_metrics::Distribution| json!({"mean": d.mean(), "p99": d.percentile(99.0, llmb_metrics::percentile::Method::Linear), "max": d.max()});
         let lag = &summary.client_lag_ms;
         let client_json = json!({
