@@ -21,6 +21,8 @@ const EXAMPLES: &str = "Examples:
   llmb bench                                   benchmark the embedded simulated engine (zero setup)
   llmb serve sim --port 8000 --ttft-ms 50 --itl-ms 10
   llmb bench --url http://127.0.0.1:8000 --isl 128 --osl 64 --concurrency 16 --num-requests 200
+  llmb bench --url http://host:8000 --concurrency 512 --workers 4   one schedule, 4 client processes
+  llmb selfbench --quick                       llmb's client against a minimal reference reader
   llmb init --install-dir /lustre/llmb --gpu-type gb200     then: export LLMB_INSTALL=/lustre/llmb
   llmb submit -w inference_llama3.3 -s 70b --dtype nvfp4 --scale 1 --engine sim
   llmb jobs list";
