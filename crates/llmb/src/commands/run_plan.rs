@@ -32,11 +32,24 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Lines of an engine log quoted in an error.
 const LOG_TAIL: usize = 15;
 
+/// How a plan's run ended (`run_status.json` → `state`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum RunState {
+    /// Every step ran.
+    Completed,
+    /// An engine or a step failed.
+    #[default]
+    Failed,
+    /// A signal (Ctrl-C, Slurm's SIGTERM at the time limit or on cancel) stopped it.
+    Interrupted,
+}
+
 /// What `run_status.json` says.
 #[derive(Debug, Default, Serialize)]
 struct RunStatus {
-    /// `completed`, `failed` or `interrupted`.
-    state: String,
+    /// How the run ended.
+    state: RunState,
     /// Always true once servers were started: they were stopped by llmb, not crashed, even
     /// though their exit statuses read as killed.
     servers_stopped_on_purpose: bool,
@@ -93,11 +106,10 @@ pub async fn run(a: RunPlanArgs) -> anyhow::Result<ExitStatus> {
     let signal = *stop_rx.borrow();
     status.signal = signal.map(String::from);
     status.state = match (&result, signal) {
-        (_, Some(_)) => "interrupted",
-        (Ok(true), None) => "completed",
-        _ => "failed",
-    }
-    .into();
+        (_, Some(_)) => RunState::Interrupted,
+        (Ok(true), None) => RunState::Completed,
+        _ => RunState::Failed,
+    };
     if let Err(e) = &result {
         status.error = Some(format!("{e:#}"));
     }
