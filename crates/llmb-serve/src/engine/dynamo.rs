@@ -15,6 +15,15 @@ const WORKER: &str = "Dynamo worker";
 /// The EPLB file a decode worker's YAML points to.
 pub(super) const EPLB_FILE: &str = "moe_load_balancer.yaml";
 
+/// The frontend's names (on its HTTP port). "Running" is the frontend's in-flight count
+/// (queued requests included); it has no KV-cache gauge.
+pub(super) const FRONTEND_METRICS: CommonMetrics = CommonMetrics {
+    running: &["dynamo_frontend_inflight_requests"],
+    waiting: &["dynamo_frontend_queued_requests"],
+    kv_cache_use: &[],
+    generated_tokens: &["dynamo_frontend_output_tokens_total"],
+};
+
 /// GPU types with Dynamo recipe defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GpuType {
@@ -113,8 +122,8 @@ pub(super) fn frontend(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
                 contains,
             },
         }),
-        metrics_path: None,
-        metric_names: CommonMetrics::default(),
+        metrics_path: Some("/metrics".into()),
+        metric_names: FRONTEND_METRICS,
         stop: StopPolicy::term(30),
         install_hint: "run in the Dynamo container (nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime)",
     })

@@ -78,6 +78,7 @@ fn trtllm_serve_graph_sizes_and_extra_keys() {
     set.cuda_graph_batch_sizes = vec![1, 2, 4, 8];
     set.attention_dp = true;
     set.pp = 2;
+    set.served_name = Some("llama".into());
     set.extra.insert("kv_cache_dtype".into(), "fp8".into());
     let s = spec(EngineKind::TrtllmServe, &set).unwrap();
     assert!(s
@@ -290,6 +291,18 @@ fn dynamo_frontend() {
     );
     let h = s.health.unwrap();
     assert_eq!(h.path, "/health");
+    let text = "dynamo_frontend_inflight_requests{model=\"m\"} 9\n\
+                dynamo_frontend_queued_requests{model=\"m\"} 3\n\
+                dynamo_frontend_output_tokens_total{model=\"m\"} 4500000\n";
+    assert_eq!(
+        CommonSample::from_exposition(text, &s.metric_names),
+        CommonSample {
+            running: Some(9.0),
+            waiting: Some(3.0),
+            kv_cache_use: None,
+            generated_tokens_total: Some(4_500_000.0),
+        }
+    );
     let healthy = |workers: usize| {
         format!(
             r#"{{"status":"healthy","endpoints":["dyn://dynamo.tensorrt_llm.generate","dyn://dynamo.tensorrt_llm_next.generate"],"instances":[{}]}}"#,

@@ -19,6 +19,7 @@ pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
         "--port".into(),
         s.port.to_string(),
     ];
+    push_opt(&mut args, "--served_model_name", s.served_name.as_deref());
     push_opt(&mut args, "--max_batch_size", s.max_batch_size);
     push_opt(&mut args, "--max_num_tokens", s.max_num_tokens);
     push_opt(&mut args, "--max_seq_len", s.max_seq_len);
