@@ -22,6 +22,10 @@ impl PointDir {
     pub fn records(&self) -> PathBuf {
         self.dir.join("records.jsonl")
     }
+    /// The engine's own metrics, scraped while the load ran (one line per scrape).
+    pub fn server_metrics(&self) -> PathBuf {
+        self.dir.join("server_metrics.jsonl")
+    }
     /// llmb's summary.
     pub fn summary(&self) -> PathBuf {
         self.dir.join("summary.json")

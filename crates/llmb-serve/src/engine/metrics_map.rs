@@ -15,7 +15,7 @@ pub struct PromSample {
 }
 
 /// The common quantities of one scrape. `None` when the engine did not expose the metric.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommonSample {
     /// Requests in the running batch (summed over label sets, e.g. DP ranks).
     pub running: Option<f64>,

@@ -17,6 +17,7 @@ pub mod metrics_map;
 mod nim;
 mod sglang;
 mod sim;
+pub mod telemetry;
 mod trtllm_bench;
 mod trtllm_serve;
 mod vllm;

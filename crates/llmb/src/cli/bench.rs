@@ -124,6 +124,10 @@ pub struct BenchArgs {
     /// Do not stream (TTFT and per-token metrics become unavailable).
     #[arg(long)]
     pub no_stream: bool,
+    /// Do not scrape the server's Prometheus `/metrics` while the load runs (by default it
+    /// is read every second into server_metrics.jsonl, by the engine's own metric names).
+    #[arg(long)]
+    pub no_server_metrics: bool,
     /// Concurrency: N (closed loop), -1 (no client limit), or a comma list to sweep.
     #[arg(
         long,

@@ -19,6 +19,8 @@ use llmb_metrics::{FailIf, Slo, Summary, Warning};
 use llmb_protocol::Endpoint;
 use llmb_report::run_dir::{self, PointDir};
 use llmb_report::{genai_perf, serving, summary_json, trtllm, RunInfo};
+use llmb_serve::engine::telemetry::{self, Scraper, ServerView};
+use llmb_serve::engine::EngineKind;
 use llmb_tokenizer::{LengthSpec, Tokenizer};
 use serde_json::{json, Value};
 
@@ -321,6 +323,26 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         });
         std::fs::write(dir.config(), serde_json::to_vec_pretty(&config)?)?;
         let _ = std::fs::remove_file(dir.records());
+        let scraper = (!a.no_server_metrics).then(|| {
+            let addr = target
+                .uri("/")
+                .ok()
+                .and_then(|u| u.authority().map(|x| x.to_string()))
+                .unwrap_or_default();
+            let kind = match (a.url.is_none(), a.server) {
+                (true, _) => Some(EngineKind::Sim),
+                (false, ServerArg::Vllm) => Some(EngineKind::Vllm),
+                (false, ServerArg::Sglang) => Some(EngineKind::Sglang),
+                (false, ServerArg::Llamacpp) => Some(EngineKind::LlamaCpp),
+                _ => None,
+            };
+            Scraper::start(
+                addr,
+                "/metrics".into(),
+                telemetry::names_for(kind),
+                Duration::from_secs(1),
+            )
+        });
         let result = if a.workers > 1 {
             let shared = workers::Shared {
                 target: &target,
@@ -400,13 +422,42 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             ))?,
         )?;
         std::fs::write(dir.genai_csv(), &csv)?;
-        let summary_doc = summary_json::summary(
+        let mut summary_doc = summary_json::summary(
             &summary,
             &info,
             client_json,
             serde_json::to_value(&warnings)?,
             result.interrupted,
         );
+        let server_view = match scraper {
+            Some(s) => {
+                let scrapes = s.finish().await;
+                let mut lines = Vec::new();
+                for x in &scrapes {
+                    serde_json::to_writer(&mut lines, x)?;
+                    lines.push(b'\n');
+                }
+                std::fs::write(dir.server_metrics(), lines)?;
+                Some(ServerView::from_scrapes(&scrapes))
+            }
+            None => None,
+        };
+        if let (Some(v), false) = (&server_view, a.quiet) {
+            if let Some(g) = v.generated_tokens {
+                writeln!(
+                    std::io::stderr(),
+                    "server view ({} scrapes of /metrics): {g:.0} tokens generated (client counted {}), mean {:.1} running, max {:.0} waiting",
+                    v.samples,
+                    summary.total_output_tokens,
+                    v.mean_running.unwrap_or(0.0),
+                    v.max_waiting.unwrap_or(0.0)
+                )?;
+            }
+        }
+        summary_doc["server"] = json!({
+            "definition": "the engine's own Prometheus metrics, scraped every second from before the first request to after the last (server_metrics.jsonl); generated_tokens = counter at the last scrape - at the first",
+            "view": server_view,
+        });
         std::fs::write(dir.summary(), serde_json::to_vec_pretty(&summary_doc)?)?;
 
         // ---- what the user sees ----

@@ -407,3 +407,58 @@ fn ctrl_c_keeps_finished_records_and_marks_the_run_incomplete() {
         recs.len() as u64
     );
 }
+
+#[test]
+fn server_metrics_are_scraped_and_agree_with_the_client() {
+    let sim = Sim::start(&["--ttft-ms", "5", "--itl-ms", "2"]);
+    let out = tempdir("server-metrics");
+    let o = run(&[
+        "bench",
+        "--url",
+        &sim.url,
+        "--isl",
+        "32",
+        "--osl",
+        "16",
+        "--concurrency",
+        "4",
+        "--num-requests",
+        "40",
+        "--quiet",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // One scrape before the first request and one after the last, at least.
+    let lines = std::fs::read_to_string(out.join("server_metrics.jsonl")).unwrap();
+    assert!(lines.lines().count() >= 2, "{lines}");
+    let s = read_json(out.join("summary.json"));
+    let view = &s["server"]["view"];
+    // The engine's own counter moved by exactly the tokens the client received.
+    assert_eq!(
+        view["generated_tokens"].as_f64(),
+        Some(40.0 * 16.0),
+        "{view}"
+    );
+    assert!(view["samples"].as_u64().unwrap() >= 2);
+    // Turned off, nothing is scraped.
+    let off = tempdir("server-metrics-off");
+    let o = run(&[
+        "bench",
+        "--url",
+        &sim.url,
+        "--isl",
+        "8",
+        "--osl",
+        "4",
+        "--num-requests",
+        "4",
+        "--no-server-metrics",
+        "--quiet",
+        "--output-dir",
+        off.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(!off.join("server_metrics.jsonl").exists());
+    assert!(read_json(off.join("summary.json"))["server"]["view"].is_null());
+}
