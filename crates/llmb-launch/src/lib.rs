@@ -7,6 +7,7 @@
 //! Nothing here prints or exits.
 #![warn(missing_docs)]
 
+pub mod engines;
 pub mod jobs;
 pub mod plan;
 pub mod slurm;
@@ -17,7 +18,8 @@ pub use jobs::provenance::{
     Provenance, ProvenanceError, Secrets, WorkloadInfo,
 };
 pub use jobs::store::{JobFilter, JobRecord, JobStore, LauncherKind, StateUpdate, StoreError};
-pub use plan::{EngineLaunch, LoadStep, Plan, PlanOptions, ServerPlan, UseCasePlan};
+pub use engines::ServerRole;
+pub use plan::{LoadStep, OfflineRun, Plan, PlanOptions, PortChoice, ServerPlan, UseCasePlan};
 pub use slurm::commands::{ExitCode, JobDetails, JobId, Slurm, SlurmError, SubmitRequest};
 pub use slurm::state::JobState;
 pub use time::UtcTime;

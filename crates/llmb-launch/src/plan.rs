@@ -8,11 +8,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use llmb_recipe::{Concurrency, EngineKind, LoadStyle, RunSpec};
+use llmb_recipe::{Concurrency, LoadStyle, RunSpec};
+use llmb_serve::engine::{self, EngineError, EngineKind, EngineSettings, EngineSpec};
 use serde::{Deserialize, Serialize};
 
+use crate::engines::{self as eng, ServerRole};
+
 /// The plan format version written into `plan.json`.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;
 
 /// Everything `llmb run-plan` needs, self-contained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,7 +53,7 @@ pub struct Plan {
     /// The `llmb` executable that runs the plan and the load.
     pub llmb: PathBuf,
     /// The recipe's engine.
-    pub recipe_engine: EngineKind,
+    pub recipe_engine: llmb_recipe::EngineKind,
     /// Container image of the recipe's engine for this GPU type.
     pub image: Option<String>,
     /// Whether every engine is replaced by the embedded simulator (`--engine sim`).
@@ -75,50 +78,81 @@ pub struct UseCasePlan {
     pub steps: Vec<LoadStep>,
 }
 
-/// What a server process runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EngineLaunch {
-    /// `llmb <args>` (the simulated engine: `serve sim ...`). Port 0: the engine picks a
-    /// free port and prints it; `run-plan` reads it from the log.
-    Llmb {
-        /// Arguments after the `llmb` executable.
-        args: Vec<String>,
-    },
-    /// A real engine in a container: recorded, not yet runnable (issue 6).
-    External {
-        /// The engine.
-        engine: EngineKind,
-        /// Its image.
-        image: Option<String>,
-    },
+/// How a server's port is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortChoice {
+    /// This port (control planes and frontends the recipe pins, e.g. Dynamo's 8000).
+    Fixed(u16),
+    /// The engine binds port 0 and prints `listening on http://HOST:PORT`; `run-plan` reads
+    /// the port from the log (the simulator).
+    FromLog,
+    /// `run-plan` picks a free port when it starts the engine (real engines).
+    Pick,
 }
 
 /// One model instance (server) and where its ranks run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerPlan {
-    /// `chat-server0`, `chat-prefill1`.
+    /// `chat-server0`, `chat-prefill1`, `chat-frontend`.
     pub name: String,
-    /// `aggregated`, `prefill` or `decode`.
-    pub role: String,
-    /// What runs on rank 0 (the other ranks of a simulated engine only hold their place).
-    pub launch: EngineLaunch,
+    /// Its part in the deployment.
+    pub role: ServerRole,
+    /// The engine it runs.
+    pub engine: EngineKind,
+    /// The engine's settings; the port is filled in at start (see `port`).
+    pub settings: EngineSettings,
+    /// Arguments appended to the engine's command line as given (`SIM_ARGS` for the simulator).
+    pub extra_args: Vec<String>,
     /// Node indices (0-based, into the allocation's node list) this server spans.
     pub nodes: Vec<u32>,
     /// Ranks per node.
     pub ranks_per_node: u32,
-    /// Port; 0 = read the chosen port from the log line `listening on http://HOST:PORT`.
-    pub port: u16,
-    /// Readiness path, `GET` answering 200 when ready.
-    pub health_path: String,
+    /// GPUs the server uses (0 for a frontend), for per-GPU accounting.
+    pub gpus: u32,
+    /// How its port is decided.
+    pub port: PortChoice,
+    /// Servers (indices in the use case) that must be ready before this one starts. A
+    /// simulated frontend is also given their URLs (`--prefill URL`, `--decode URL`).
+    pub after: Vec<usize>,
     /// The server's log file.
     pub log: PathBuf,
+    /// Its working folder: generated config files are written here and the engine starts here.
+    pub workdir: PathBuf,
 }
 
 impl ServerPlan {
     /// Total ranks.
     pub fn ranks(&self) -> u32 {
         self.ranks_per_node * u32::try_from(self.nodes.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The adapter's spec for this server with `port` (what `run-plan` starts).
+    pub fn engine_spec(&self, port: u16) -> Result<EngineSpec, EngineError> {
+        let mut s = self.settings.clone();
+        s.port = port;
+        engine::spec(self.engine, &s)
+    }
+
+    /// The command line for humans (`--dry-run`, `plan.json` readers), with the port the
+    /// engine will get (`PORT` when `run-plan` picks it).
+    pub fn command_line(&self) -> Result<String, EngineError> {
+        let port = match self.port {
+            PortChoice::Fixed(p) => p,
+            PortChoice::FromLog | PortChoice::Pick => 0,
+        };
+        let spec = self.engine_spec(port)?;
+        let mut line = spec.command_line();
+        for a in &self.extra_args {
+            line.push(' ');
+            line.push_str(a);
+        }
+        if self.port == PortChoice::Pick {
+            line = line
+                .replace("--port 0", "--port PORT")
+                .replace("--http-port 0", "--http-port PORT");
+        }
+        Ok(line)
     }
 }
 
@@ -135,6 +169,28 @@ pub struct LoadStep {
     pub experiment_dir: PathBuf,
     /// Arguments after the `llmb` executable (`bench ...`), without `--url`.
     pub args: Vec<String>,
+    /// An offline engine (trtllm-bench) that is its own load generator: run it instead of
+    /// `llmb bench`, then import its report into the same result files.
+    pub offline: Option<OfflineRun>,
+}
+
+/// An offline benchmark run (reference 2.2): the dataset it needs, the engine, its ranks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfflineRun {
+    /// The engine (`trtllm-bench`).
+    pub engine: EngineKind,
+    /// Its settings (dataset, requests, concurrency included).
+    pub settings: EngineSettings,
+    /// Node indices it spans.
+    pub nodes: Vec<u32>,
+    /// Ranks per node.
+    pub ranks_per_node: u32,
+    /// `llmb` arguments that write the dataset when it is missing (`dataset ...`).
+    pub dataset_args: Vec<String>,
+    /// The dataset file (`workloads/<key>/dataset_<use case>_<isl>_<osl>.txt`, as the seeds).
+    pub dataset: PathBuf,
+    /// The engine's stdout (`<LOG_NAME>_streaming-on.out` in the experiment folder).
+    pub log: PathBuf,
 }
 
 /// Choices made at submit time.
@@ -219,56 +275,34 @@ pub fn report_format(style: LoadStyle) -> &'static str {
 }
 
 /// Resolves `spec` into a plan.
-pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Plan {
+///
+/// # Errors
+/// A server's engine cannot be configured from the recipe (a missing model, image or
+/// setting); the message names the engine, what is missing and the fix.
+pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Result<Plan, EngineError> {
     let run_dir = run_dir(&opts.install_dir, spec, &opts.stamp);
-    let groups = server_groups(spec);
     let mut use_cases = Vec::new();
+    let offline = !opts.sim && spec.engine == llmb_recipe::EngineKind::TrtllmBench;
     for uc in &spec.use_cases {
-        let mut servers = Vec::new();
-        let mut next_node = 0u32;
-        for (role, count, gpus) in &groups {
-            for i in 0..*count {
-                let span = gpus.div_ceil(spec.gpus_per_node).max(1);
-                let nodes: Vec<u32> = (next_node..next_node + span).collect();
-                next_node += span;
-                let ranks_per_node = (*gpus).min(spec.gpus_per_node).max(1);
-                let name = if *role == "aggregated" {
-                    format!("{}-server{i}", uc.name)
-                } else {
-                    format!("{}-{role}{i}", uc.name)
-                };
-                let launch = if opts.sim {
-                    EngineLaunch::Llmb {
-                        args: sim_args(spec, uc, opts),
-                    }
-                } else {
-                    EngineLaunch::External {
-                        engine: spec.engine,
-                        image: spec.container_image.clone(),
-                    }
-                };
-                servers.push(ServerPlan {
-                    log: run_dir.join(format!("{name}.log")),
-                    name,
-                    role: (*role).to_owned(),
-                    launch,
-                    nodes,
-                    ranks_per_node,
-                    port: 0,
-                    health_path: "/health".into(),
-                });
-            }
+        let servers = if offline {
+            Vec::new()
+        } else {
+            servers(spec, uc, opts, &run_dir)
+        };
+        for s in &servers {
+            // Render once now: a recipe an adapter cannot configure fails at submit, not in the job.
+            s.engine_spec(1)?;
         }
-        // The load goes to the first server that answers requests (decode in a disaggregated
-        // layout, where the frontend would sit).
+        // The load goes to the frontend in a disaggregated layout, else to the first server.
         let target = servers
             .iter()
-            .position(|s| s.role != "prefill")
+            .position(|s| s.role == ServerRole::Frontend)
             .unwrap_or(0);
-        let decode_servers = groups
-            .iter()
-            .find(|g| g.0 == "decode")
-            .map_or(1, |g| g.1.max(1));
+        let decode_servers = spec.disaggregated.as_ref().map_or(1, |d| d.decode.servers.max(1));
+        let decode_gpus = spec
+            .disaggregated
+            .as_ref()
+            .map(|d| d.decode.servers * d.decode.gpus_per_server);
         let mut steps = Vec::new();
         for c in &uc.concurrency {
             let c_total = match (c, &spec.disaggregated) {
@@ -279,12 +313,18 @@ pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Plan {
             };
             let con = c_total.as_i64();
             let dir = experiment_dir(&opts.install_dir, spec, &uc.name, con, &opts.stamp);
+            let args = bench_args(spec, uc, c_total, &dir, opts.sim, decode_gpus);
+            let offline = offline.then(|| offline_run(spec, uc, c_total, &args, &dir, opts));
+            if let Some(o) = &offline {
+                engine::spec(o.engine, &o.settings)?;
+            }
             steps.push(LoadStep {
                 name: format!("{}-c{con}", uc.name),
                 concurrency: con,
                 target,
-                args: bench_args(spec, uc, c_total, &dir),
+                args,
                 experiment_dir: dir,
+                offline,
             });
         }
         use_cases.push(UseCasePlan {
@@ -295,7 +335,7 @@ pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Plan {
             steps,
         });
     }
-    Plan {
+    Ok(Plan {
         version: PLAN_VERSION,
         workload: spec.workload_key.clone(),
         model_size: spec.model_size.clone(),
@@ -316,36 +356,149 @@ pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Plan {
         image: spec.container_image.clone(),
         simulated: opts.sim,
         use_cases,
-    }
+    })
 }
 
-/// `(role, servers, GPUs each)`: one aggregated instance over every GPU, or the pools.
-fn server_groups(spec: &RunSpec) -> Vec<(&'static str, u32, u32)> {
-    match &spec.disaggregated {
+/// The servers of one use case, in start order: model instances in contiguous node blocks
+/// (prefill pools first, reference 4.2), then a disaggregated layout's frontend on node 0.
+fn servers(
+    spec: &RunSpec,
+    uc: &llmb_recipe::ResolvedUseCase,
+    opts: &PlanOptions,
+    run_dir: &Path,
+) -> Vec<ServerPlan> {
+    let groups: Vec<(ServerRole, u32, u32)> = match &spec.disaggregated {
         Some(d) => vec![
-            ("prefill", d.prefill.servers, d.prefill.gpus_per_server),
-            ("decode", d.decode.servers, d.decode.gpus_per_server),
+            (ServerRole::Prefill, d.prefill.servers, d.prefill.gpus_per_server),
+            (ServerRole::Decode, d.decode.servers, d.decode.gpus_per_server),
         ],
-        None => vec![("aggregated", 1, spec.scale)],
+        None => vec![(ServerRole::Aggregated, 1, spec.scale)],
+    };
+    let mut servers = Vec::new();
+    let mut next_node = 0u32;
+    let plan_server = |role: ServerRole, name: String, nodes: Vec<u32>, ranks_per_node, gpus| {
+        let engine = eng::engine_kind(spec, role, opts.sim);
+        let settings = eng::settings(spec, uc, role, engine, &opts.install_dir);
+        let port = if engine == EngineKind::Sim {
+            PortChoice::FromLog
+        } else if settings.port != 0 {
+            PortChoice::Fixed(settings.port)
+        } else {
+            PortChoice::Pick
+        };
+        ServerPlan {
+            log: run_dir.join(format!("{name}.log")),
+            workdir: run_dir.join(&name),
+            name,
+            role,
+            engine,
+            settings,
+            extra_args: if engine == EngineKind::Sim {
+                opts.sim_args.clone()
+            } else {
+                Vec::new()
+            },
+            nodes,
+            ranks_per_node,
+            gpus,
+            port,
+            after: Vec::new(),
+        }
+    };
+    for (role, count, gpus) in &groups {
+        for i in 0..*count {
+            let span = gpus.div_ceil(spec.gpus_per_node).max(1);
+            let nodes: Vec<u32> = (next_node..next_node + span).collect();
+            next_node += span;
+            let ranks_per_node = (*gpus).min(spec.gpus_per_node).max(1);
+            let name = if *role == ServerRole::Aggregated {
+                format!("{}-server{i}", uc.name)
+            } else {
+                format!("{}-{}{i}", uc.name, role.as_str())
+            };
+            servers.push(plan_server(*role, name, nodes, ranks_per_node, *gpus));
+        }
     }
+    if spec.disaggregated.is_some() {
+        let workers: Vec<usize> = (0..servers.len()).collect();
+        let mut frontend = plan_server(
+            ServerRole::Frontend,
+            format!("{}-frontend", uc.name),
+            vec![0],
+            1,
+            0,
+        );
+        if frontend.engine == EngineKind::Sim {
+            // The simulated frontend is told its workers' URLs, so they start first.
+            frontend.after = workers;
+        }
+        servers.push(frontend);
+    }
+    servers
 }
 
-fn sim_args(spec: &RunSpec, uc: &llmb_recipe::ResolvedUseCase, opts: &PlanOptions) -> Vec<String> {
-    let mut a: Vec<String> = ["serve", "sim", "--host", "0.0.0.0", "--port", "0"]
+/// The offline run of one sweep point: the request count `llmb bench` would send, the
+/// seeds' dataset file (written with the recipe's tokenizer when missing), the ranks.
+fn offline_run(
+    spec: &RunSpec,
+    uc: &llmb_recipe::ResolvedUseCase,
+    c: Concurrency,
+    bench_args: &[String],
+    dir: &Path,
+    opts: &PlanOptions,
+) -> OfflineRun {
+    let mut settings = eng::settings(
+        spec,
+        uc,
+        ServerRole::Aggregated,
+        EngineKind::TrtllmBench,
+        &opts.install_dir,
+    );
+    let requests = bench_args
+        .iter()
+        .position(|a| a == "--num-requests")
+        .and_then(|i| bench_args.get(i + 1))
+        .and_then(|n| n.parse().ok());
+    let dataset = workload_dir(&opts.install_dir, &spec.workload_key).join(format!(
+        "dataset_{}_{}_{}.txt",
+        uc.name, uc.isl, uc.osl
+    ));
+    settings.bench.dataset = Some(dataset.display().to_string());
+    settings.bench.num_requests = requests;
+    settings.bench.concurrency = Some(c.as_i64());
+    settings.bench.streaming = spec.streaming;
+    let mut dataset_args: Vec<String> = ["dataset", "--format", "trtllm", "--isl"]
         .map(String::from)
         .to_vec();
-    a.extend(["--model".into(), model_short_name(spec)]);
-    if let Some(b) = uc.max_batch_size {
-        a.extend(["--max-batch-size".into(), b.to_string()]);
+    dataset_args.extend([
+        uc.isl.to_string(),
+        "--osl".into(),
+        uc.osl.to_string(),
+        "--num-requests".into(),
+        requests.unwrap_or(50_000).max(50_000).to_string(),
+        "--output".into(),
+        dataset.display().to_string(),
+    ]);
+    if let Some(t) = eng::tokenizer(spec).or_else(|| settings.model.clone()) {
+        dataset_args.extend(["--tokenizer".into(), t]);
     }
-    if let Some(t) = uc.max_num_tokens {
-        a.extend(["--max-num-tokens".into(), t.to_string()]);
+    let name = dir
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    OfflineRun {
+        engine: EngineKind::TrtllmBench,
+        settings,
+        nodes: (0..spec.nodes).collect(),
+        ranks_per_node: spec.ntasks_per_node,
+        dataset_args,
+        dataset,
+        log: dir.join(format!(
+            "{name}_streaming-{}.out",
+            if spec.streaming { "on" } else { "off" }
+        )),
     }
-    if let Some(si) = spec.recipe.engine.settings.stream_interval {
-        a.extend(["--stream-interval".into(), si.to_string()]);
-    }
-    a.extend(opts.sim_args.iter().cloned());
-    a
 }
 
 fn bench_args(
@@ -353,6 +506,8 @@ fn bench_args(
     uc: &llmb_recipe::ResolvedUseCase,
     c: Concurrency,
     dir: &Path,
+    sim: bool,
+    decode_gpus: Option<u32>,
 ) -> Vec<String> {
     let mut a: Vec<String> = vec!["bench".into()];
     let mut push = |k: &str, v: String| {
@@ -380,11 +535,37 @@ fn bench_args(
     push("--concurrency", c.as_i64().to_string());
     push("--output-dir", dir.display().to_string());
     push("--gpus", spec.scale.to_string());
+    if let Some(g) = decode_gpus {
+        push("--decode-gpus", g.to_string());
+    }
     push("--format", report_format(spec.load_style).into());
+    if let Some(server) = bench_server(spec.engine).filter(|_| !sim) {
+        push("--server", server.into());
+    }
+    if let Some(t) = eng::tokenizer(spec) {
+        push("--tokenizer", t);
+    }
     if !spec.streaming {
         a.push("--no-stream".into());
     }
+    if spec.recipe.load.endpoint == llmb_recipe::Endpoint::Completions {
+        a.extend(["--endpoint".into(), "completions".into()]);
+    }
     a
+}
+
+/// `llmb bench --server`: which request knobs the engine understands.
+fn bench_server(engine: llmb_recipe::EngineKind) -> Option<&'static str> {
+    use llmb_recipe::EngineKind as E;
+    match engine {
+        E::TrtllmServe => Some("trtllm"),
+        E::Nim => Some("nim"),
+        E::DynamoTrtllm => Some("dynamo"),
+        E::Vllm => Some("vllm"),
+        E::Sglang => Some("sglang"),
+        E::LlamaCpp => Some("llamacpp"),
+        E::TrtllmBench | E::Sim => None,
+    }
 }
 
 impl Plan {
@@ -395,12 +576,10 @@ impl Plan {
             .flat_map(|u| u.servers.iter().map(move |s| (u, s)))
     }
 
-    /// The external engine, if any server would need one (not runnable yet).
-    pub fn external_engine(&self) -> Option<(EngineKind, Option<&str>)> {
-        self.servers().find_map(|(_, s)| match &s.launch {
-            EngineLaunch::External { engine, image } => Some((*engine, image.as_deref())),
-            EngineLaunch::Llmb { .. } => None,
-        })
+    /// Servers whose engine runs in a container, with the image.
+    pub fn images(&self) -> impl Iterator<Item = (&ServerPlan, &str)> {
+        self.servers()
+            .filter_map(|(_, s)| s.settings.image.as_deref().map(|i| (s, i)))
     }
 
     /// `plan.json` in the run folder.
@@ -452,7 +631,7 @@ impl Plan {
     pub fn placement(&self) -> BTreeMap<u32, u32> {
         let mut m = BTreeMap::new();
         if let Some(u) = self.use_cases.first() {
-            for s in &u.servers {
+            for s in u.servers.iter().filter(|s| s.gpus > 0) {
                 for n in &s.nodes {
                     *m.entry(*n).or_insert(0) += s.ranks_per_node;
                 }
@@ -525,21 +704,18 @@ pub(crate) mod tests {
             GpuType::Gb200,
             &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "40")],
         );
-        let p = build(&s, &opts(true));
+        let p = build(&s, &opts(true)).unwrap();
         assert_eq!(
             p.run_dir,
             Path::new("/lustre/llmb/workloads/inference_llama3.3/experiments/inference_llama3.3_70b_nvfp4_gpus1/20250602-091407")
         );
         let uc = &p.use_cases[0];
         assert_eq!(uc.servers.len(), 1);
+        assert_eq!(uc.servers[0].engine, EngineKind::Sim);
+        assert_eq!(uc.servers[0].port, PortChoice::FromLog);
         assert_eq!(
-            uc.servers[0].launch,
-            EngineLaunch::Llmb {
-                args: "serve sim --host 0.0.0.0 --port 0 --model Llama3.3-70B --max-batch-size 4096 --max-num-tokens 8192 --stream-interval 4"
-                    .split(' ')
-                    .map(String::from)
-                    .collect()
-            }
+            uc.servers[0].command_line().unwrap(),
+            "llmb serve sim --host 0.0.0.0 --port 0 --model Llama3.3-70B --max-batch-size 4096 --max-num-tokens 8192 --stream-interval 4"
         );
         let step = &uc.steps[0];
         assert_eq!(
@@ -557,7 +733,7 @@ pub(crate) mod tests {
     #[test]
     fn llama4_one_instance_over_two_nodes() {
         let s = spec("inference_llama4", "17b", "fp8", 8, GpuType::Gb200);
-        let p = build(&s, &opts(true));
+        let p = build(&s, &opts(true)).unwrap();
         let srv = &p.use_cases[0].servers[0];
         assert_eq!((srv.nodes.clone(), srv.ranks_per_node), (vec![0, 1], 4));
         assert_eq!(srv.ranks(), 8);
@@ -577,16 +753,17 @@ pub(crate) mod tests {
             32,
             GpuType::Gb200,
         );
-        let p = build(&s, &opts(false));
+        let p = build(&s, &opts(false)).unwrap();
         let u = &p.use_cases[0];
-        assert_eq!(u.servers.len(), 7);
+        // 6 prefill (one node each), 1 decode over nodes 6-7, the frontend on node 0.
+        assert_eq!(u.servers.len(), 8);
         assert_eq!(p.placement().len(), 8);
-        assert_eq!(u.servers[6].role, "decode");
+        assert_eq!(u.servers[6].role, ServerRole::Decode);
         assert_eq!(u.servers[6].nodes, vec![6, 7]);
-        assert_eq!(u.steps[0].target, 6);
-        assert_eq!(
-            p.external_engine(),
-            Some((EngineKind::DynamoTrtllm, p.image.as_deref()))
-        );
+        assert_eq!(u.servers[7].role, ServerRole::Frontend);
+        assert_eq!(u.servers[7].port, PortChoice::Fixed(8000));
+        assert_eq!(u.steps[0].target, 7);
+        assert!(u.steps[0].args.join(" ").contains("--gpus 32 --decode-gpus 8"));
+        assert_eq!(p.images().count(), 8);
     }
 }

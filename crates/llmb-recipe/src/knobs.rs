@@ -72,8 +72,18 @@ pub mod vars {
     /// Decode MTP size.
     pub const GEN_MTP_SIZE: &str = "GEN_MTP_SIZE";
 
+    /// The model's weights (a folder, or a GGUF file for llama.cpp), replacing the recipe's.
+    pub const MODEL_PATH: &str = "MODEL_PATH";
+    /// The tokenizer `llmb bench` counts input tokens with (tokenizer.json or its folder).
+    pub const TOKENIZER: &str = "TOKENIZER";
+    /// CPU threads of llama.cpp's `llama-server` (`-t`, default 1).
+    pub const LLAMA_THREADS: &str = "LLAMA_THREADS";
+
     /// All knob names above (`SBATCH_*` other than `SBATCH_TIMELIMIT` pass through untouched).
-    pub const ALL: [&str; 29] = [
+    pub const ALL: [&str; 32] = [
+        MODEL_PATH,
+        TOKENIZER,
+        LLAMA_THREADS,
         USE_CASES,
         MAX_BATCH_SIZE,
         MAX_NUM_TOKENS,

@@ -22,7 +22,7 @@ pub mod workload;
 pub use cluster_config::{ClusterConfig, ClusterConfigError};
 pub use error::{FileLocation, LoadError};
 pub use knobs::{KnobError, Knobs};
-pub use recipe::Recipe;
+pub use recipe::{Endpoint, Recipe};
 pub use types::{
     ByGpu, Concurrency, Dtype, EngineKind, GpuType, LoadStyle, Scalar, TimeLimit, WorkloadType,
 };

@@ -337,6 +337,7 @@ pub fn convert(raw: RawMetadata, path: &Path) -> Result<Workload, LoadError> {
             min_requests: None,
             warmup_requests_per_concurrency: None,
             multi_round: None,
+            endpoint: crate::recipe::Endpoint::Chat,
         },
         images: Images {
             engine: ByGpu { entries: images },

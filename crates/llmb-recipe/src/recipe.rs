@@ -180,10 +180,24 @@ pub struct Load {
     /// GenAI-Perf `--num-dataset-entries`). `MULTI_ROUND` overrides.
     #[serde(default)]
     pub multi_round: Option<u32>,
+    /// Which OpenAI route the load uses (`chat`, the default, or `completions`).
+    #[serde(default)]
+    pub endpoint: Endpoint,
 }
 
 fn unbounded() -> Vec<Concurrency> {
     vec![Concurrency::Unbounded]
+}
+
+/// The OpenAI route a recipe's load uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    /// `/v1/chat/completions` (the server applies its chat template to the prompt).
+    #[default]
+    Chat,
+    /// `/v1/completions` (the prompt is sent as is: exact input lengths).
+    Completions,
 }
 
 /// Container images.

@@ -132,11 +132,13 @@ pub enum Dtype {
     Mxfp4,
     /// int8 weights.
     Int8,
+    /// 4-bit integer blocks (llama.cpp GGUF Q4_0/Q4_1/Q4_K).
+    Q4,
 }
 
 impl Dtype {
     /// Every dtype, for error messages.
-    pub const ALL: [Dtype; 7] = [
+    pub const ALL: [Dtype; 8] = [
         Dtype::Fp8,
         Dtype::Bf16,
         Dtype::Fp16,
@@ -144,6 +146,7 @@ impl Dtype {
         Dtype::Nvfp4,
         Dtype::Mxfp4,
         Dtype::Int8,
+        Dtype::Q4,
     ];
 
     /// The lowercase name (`nvfp4`).
@@ -156,6 +159,7 @@ impl Dtype {
             Dtype::Nvfp4 => "nvfp4",
             Dtype::Mxfp4 => "mxfp4",
             Dtype::Int8 => "int8",
+            Dtype::Q4 => "q4",
         }
     }
 }

@@ -155,7 +155,7 @@ impl Catalog {
 }
 
 /// The recipes compiled into llmb: `(file name, YAML text)` from the repository's `recipes/`.
-pub const BUILTIN_SOURCES: [(&str, &str); 5] = [
+pub const BUILTIN_SOURCES: [(&str, &str); 6] = [
     (
         "llama3.3.yaml",
         include_str!("../../../recipes/llama3.3.yaml"),
@@ -172,6 +172,10 @@ pub const BUILTIN_SOURCES: [(&str, &str); 5] = [
     (
         "trtllm-serve.yaml",
         include_str!("../../../recipes/trtllm-serve.yaml"),
+    ),
+    (
+        "smollm2-llamacpp.yaml",
+        include_str!("../../../recipes/smollm2-llamacpp.yaml"),
     ),
 ];
 
@@ -206,7 +210,8 @@ mod tests {
                 "inference_llama4",
                 "inference_nim-llama3",
                 "inference_deepseek-r1-dynamo",
-                "inference_trtllm-serve"
+                "inference_trtllm-serve",
+                "inference_smollm2-llamacpp"
             ]
         );
     }

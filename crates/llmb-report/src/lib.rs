@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod genai_perf;
+pub mod perf_summary;
 pub mod run_dir;
 pub mod serving;
 pub mod summary_json;
@@ -19,6 +20,8 @@ pub struct RunInfo {
     pub tokenizer: String,
     /// GPUs behind the server (per-GPU figures); 1 when unknown.
     pub gpus: u64,
+    /// Disaggregated serving: the decode servers' GPUs (a second per-GPU figure).
+    pub decode_gpus: Option<u64>,
     /// Streamed responses.
     pub streaming: bool,
     /// Client concurrency as the tools print it (`-1` unbounded).

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 mod dynamo;
 mod llama_cpp;
 pub mod metrics_map;
@@ -27,7 +29,8 @@ pub use dynamo::{cache_transceiver_tokens, moe_backend, split_world, GpuType};
 pub use metrics_map::{parse_exposition, CommonSample, PromSample};
 
 /// Which engine (and, for disaggregated serving, which role).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EngineKind {
     /// `trtllm-serve`: TensorRT-LLM's OpenAI-compatible server.
     TrtllmServe,
@@ -53,7 +56,8 @@ pub enum EngineKind {
 }
 
 /// Role of a worker in disaggregated serving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DisaggRole {
     /// Context (prefill) worker.
     Prefill,
@@ -99,7 +103,8 @@ impl EngineKind {
 ///
 /// `None` / empty means "leave the engine's default" (adapters omit the flag), except where
 /// an adapter needs the value; then [`spec`] returns [`EngineError::Missing`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EngineSettings {
     /// What to load: a Hugging Face repo id or a local path (a GGUF file for llama.cpp).
     pub model: Option<String>,
@@ -176,7 +181,8 @@ impl Default for EngineSettings {
 }
 
 /// Inputs of `trtllm-bench throughput`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BenchSettings {
     /// The JSONL dataset (`llmb dataset` writes it).
     pub dataset: Option<String>,
@@ -189,7 +195,8 @@ pub struct BenchSettings {
 }
 
 /// Dynamo knobs (reference 4.1 and 4.3).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DynamoSettings {
     /// `ETCD_ENDPOINTS` (host:2379).
     pub etcd_endpoints: Option<String>,

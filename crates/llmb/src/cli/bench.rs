@@ -161,6 +161,10 @@ pub struct BenchArgs {
     /// GPUs behind the server, for per-GPU figures.
     #[arg(long, default_value_t = 1)]
     pub gpus: u64,
+    /// Disaggregated serving: GPUs of the decode servers. Adds per-decode-GPU throughput
+    /// (labelled) next to the per-GPU figure over all GPUs, and writes perf_summary.txt.
+    #[arg(long)]
+    pub decode_gpus: Option<u64>,
     /// Service-level objectives for goodput, e.g. ttft_ms=500,tpot_ms=50,e2e_ms=2000.
     #[arg(long)]
     pub slo: Option<String>,

@@ -164,4 +164,7 @@ pub struct PlanRankArgs {
     pub use_case: usize,
     /// Server index within the use case.
     pub server: usize,
+    /// What rank 0 runs: the `llmb` arguments of the simulated engine (after `--`).
+    #[arg(last = true)]
+    pub engine_args: Vec<String>,
 }

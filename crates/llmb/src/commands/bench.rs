@@ -18,7 +18,7 @@ use llmb_load::{Arrival, ClientError, Concurrency, LoadPlan, Target};
 use llmb_metrics::{FailIf, Slo, Summary, Warning};
 use llmb_protocol::Endpoint;
 use llmb_report::run_dir::{self, PointDir};
-use llmb_report::{genai_perf, serving, summary_json, trtllm, RunInfo};
+use llmb_report::{genai_perf, perf_summary, serving, summary_json, trtllm, RunInfo};
 use llmb_serve::engine::telemetry::{self, Scraper, ServerView};
 use llmb_serve::engine::EngineKind;
 use llmb_tokenizer::{LengthSpec, Tokenizer};
@@ -91,6 +91,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
     }
     if a.gpus == 0 {
         return Err(bad("--gpus must be at least 1"));
+    }
+    if let Some(d) = a.decode_gpus.filter(|&d| d == 0 || d > a.gpus) {
+        return Err(bad(format!(
+            "--decode-gpus {d} must be between 1 and --gpus ({})",
+            a.gpus
+        )));
     }
     let slo = a
         .slo
@@ -378,6 +384,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             model: model.clone(),
             tokenizer: tokenizer.name().to_owned(),
             gpus: a.gpus,
+            decode_gpus: a.decode_gpus,
             streaming: shape.stream,
             concurrency: point.concurrency.as_flag(),
             request_rate: a.request_rate,
@@ -422,6 +429,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             ))?,
         )?;
         std::fs::write(dir.genai_csv(), &csv)?;
+        if a.decode_gpus.is_some() {
+            std::fs::write(
+                dir.dir.join("perf_summary.txt"),
+                perf_summary::report(&summary, &info, isl, osl),
+            )?;
+        }
         let mut summary_doc = summary_json::summary(
             &summary,
             &info,

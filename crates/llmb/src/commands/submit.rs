@@ -73,11 +73,11 @@ pub async fn run(a: SubmitArgs) -> anyhow::Result<ExitStatus> {
                 sim: a.engine == EngineArg::Sim,
                 sim_args: sim_args.clone(),
             },
-        );
+        )
+        .map_err(|e| bad(format!("{}: {e}", spec.workload_key)))?;
         if !a.dry_run {
-            if let Some((engine, image)) = plan.external_engine() {
-                return Err(bad(external_engine_message(engine, image)));
-            }
+            // Engines that cannot start here fail now, not minutes later in the job.
+            super::run_plan::preflight(&plan, a.launcher == LauncherArg::Slurm).map_err(bad)?;
         }
         let ok = match a.launcher {
             LauncherArg::Slurm => submit_slurm(&install, spec, &plan, &env, a.dry_run)?,
@@ -92,18 +92,6 @@ pub async fn run(a: SubmitArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus(1)
     })
-}
-
-/// The message for a real engine that cannot run yet.
-pub fn external_engine_message(engine: llmb_recipe::EngineKind, image: Option<&str>) -> String {
-    let engine = serde_json::to_value(engine)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
-    format!(
-        "engine {engine}{} needs a GPU node and its container; running real engines comes with issue 6. Use --engine sim to run this recipe on the simulated engine",
-        image.map(|i| format!(" (image {i})")).unwrap_or_default()
-    )
 }
 
 fn requests(a: &SubmitArgs) -> anyhow::Result<Vec<RunRequest>> {
@@ -241,6 +229,7 @@ fn submit_slurm(
             .map(|(k, v)| format!("{k}={}", script::shell_quote(v)))
             .collect();
         writeln!(out, "{} {command}", vars.join(" "))?;
+        print_servers(&mut out, plan)?;
         writeln!(out, "# dry run: nothing submitted")?;
         return Ok(true);
     }
@@ -371,6 +360,36 @@ fn write_provenance(
     Ok(provenance::write(&dir, &prov, secrets)?)
 }
 
+/// Each server's engine command and generated files, as `run-plan` will start them.
+fn print_servers(out: &mut impl Write, plan: &Plan) -> anyhow::Result<()> {
+    for (uc, s) in plan.servers() {
+        let spec = s.engine_spec(0).map_err(|e| bad(e.to_string()))?;
+        let line = s.command_line().map_err(|e| bad(e.to_string()))?;
+        let nodes: Vec<String> = s.nodes.iter().map(u32::to_string).collect();
+        writeln!(
+            out,
+            "# server {} [{}, {}, nodes {}, {} rank(s)/node{}] in {}:\n#   {line}",
+            s.name,
+            uc.name,
+            s.engine.name(),
+            nodes.join(","),
+            s.ranks_per_node,
+            spec.image.as_deref().map(|i| format!(", image {i}")).unwrap_or_default(),
+            s.workdir.display()
+        )?;
+        for (k, v) in &spec.env {
+            writeln!(out, "#   env {k}={v}")?;
+        }
+        for (name, text) in &spec.files {
+            writeln!(out, "#   file {name}:")?;
+            for l in text.lines() {
+                writeln!(out, "#     {l}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn run_local(
     install: &Install,
     spec: &RunSpec,
@@ -387,6 +406,7 @@ async fn run_local(
             plan.llmb.display(),
             plan.path().display()
         )?;
+        print_servers(&mut out, plan)?;
         writeln!(out, "# dry run: nothing started")?;
         return Ok(true);
     }
