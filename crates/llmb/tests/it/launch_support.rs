@@ -26,6 +26,10 @@ const KNOBS: &[&str] = &[
     "LLMB_INSTALL",
     "SLURM_JOB_ID",
     "SLURM_JOB_NODELIST",
+    "MODEL_PATH",
+    "TOKENIZER",
+    "LLAMA_THREADS",
+    "LLMB_READY_TIMEOUT_S",
 ];
 
 pub struct Install {

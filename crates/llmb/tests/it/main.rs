@@ -4,6 +4,7 @@
 mod bench;
 mod engine;
 mod launch_support;
+mod plan_engines;
 mod slurm;
 mod submit;
 mod support;

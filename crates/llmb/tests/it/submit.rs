@@ -203,9 +203,29 @@ fn bad_requests_are_refused_with_what_exists() {
         ],
         &[],
     );
+    // A container engine needs Slurm with pyxis: refused before anything starts.
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Use --engine sim"),
+        err.contains("nvcr.io#nvidia/tensorrt-llm/release")
+            && err.contains("pyxis")
+            && err.contains("--engine sim"),
+        "{}",
+        text(&out)
+    );
+    // A missing engine binary names itself and how to install it.
+    let out = i.run(
+        &[
+            "submit", "-w", "inference_smollm2-llamacpp", "-s", "135m", "--dtype", "q4",
+            "--scale", "1", "--launcher", "local",
+        ],
+        &[("PATH", "/usr/bin:/bin"), ("MODEL_PATH", "/nonexistent/model.gguf")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs `llama-server`, which is not on PATH")
+            && err.contains("scripts/engines/llama-cpp.sh install"),
         "{}",
         text(&out)
     );

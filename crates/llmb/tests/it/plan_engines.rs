@@ -1,0 +1,301 @@
+//! Real engines started by plans: the llama.cpp recipe end to end through the local launcher
+//! (and real Slurm), and the faults an engine can have: crash at start, never ready, death in
+//! the middle of a run. Each must fail clearly with the engine's log tail, keep the results
+//! written so far, and leave no process behind.
+//!
+//! Needs the llama.cpp engine prepared by scripts/test.sh (`LLMB_TEST_LLAMA=1`); otherwise each
+//! test says why and passes without checking anything.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::launch_support::{dirs_containing, find_files, job_id, text, Install};
+
+/// `(llama-server, model.gguf, SmolLM2 tokenizer.json)`, or `None` when the engine tests are off.
+pub fn llama(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    if std::env::var("LLMB_TEST_LLAMA").as_deref() != Ok("1") {
+        eprintln!("SKIPPED {test}: LLMB_TEST_LLAMA is not 1 (scripts/test.sh prepares llama.cpp)");
+        return None;
+    }
+    let get = |v: &str| PathBuf::from(std::env::var_os(v).unwrap_or_else(|| panic!("{v} unset")));
+    Some((
+        get("LLMB_LLAMA_SERVER"),
+        get("LLMB_LLAMA_MODEL"),
+        get("LLMB_SMOLLM_TOKENIZER"),
+    ))
+}
+
+/// `PATH` with llama-server's folder first.
+pub fn path_with(server: &Path) -> String {
+    format!(
+        "{}:{}",
+        server.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+pub const SMOLLM: &[&str] = &[
+    "-w",
+    "inference_smollm2-llamacpp",
+    "-s",
+    "135m",
+    "--dtype",
+    "q4",
+    "--scale",
+    "1",
+];
+
+/// Processes whose working folder or command line lies under `dir` (engines a run left behind).
+pub fn processes_under(dir: &Path) -> Vec<String> {
+    let me = std::process::id();
+    let dir = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let cwd = std::fs::read_link(e.path().join("cwd"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cmd = std::fs::read(e.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        // Zombies have an empty command line and no cwd: they hold nothing.
+        if cwd.starts_with(&dir) || cmd.contains(&dir) {
+            found.push(format!("{pid}: {cmd} (cwd {cwd})"));
+        }
+    }
+    found
+}
+
+fn records(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("records.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn status(run_dir: &Path) -> serde_json::Value {
+    let f = find_files(run_dir, "run_status.json");
+    assert_eq!(f.len(), 1, "{f:?}");
+    serde_json::from_str(&std::fs::read_to_string(&f[0]).unwrap()).unwrap()
+}
+
+/// Checks one experiment folder of the llama.cpp recipe: `n` requests of exactly 64 input
+/// tokens as the server counted them and exactly 16 output tokens.
+pub fn assert_exact(dir: &Path, n: usize) {
+    let recs = records(dir);
+    assert_eq!(recs.len(), n, "{}", dir.display());
+    for r in &recs {
+        assert_eq!(r["outcome"]["kind"], "completed", "{r}");
+        assert_eq!(r["usage"]["prompt_tokens"], 64, "server-side input length: {r}");
+        assert_eq!(r["input_tokens"], 64, "{r}");
+        assert_eq!(r["usage"]["completion_tokens"], 16, "{r}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["requests"]["input_length_mismatches"], 0, "{summary}");
+    assert_eq!(summary["requests"]["output_length_mismatches"], 0, "{summary}");
+    assert!(
+        summary["tokenizer"].as_str().unwrap().contains("tokenizer.json"),
+        "counted with the model's own tokenizer: {summary}"
+    );
+}
+
+#[test]
+fn llama_cpp_recipe_runs_through_the_local_launcher() {
+    let Some((server, model, tok)) = llama("llama_cpp_recipe_local") else {
+        return;
+    };
+    let i = Install::new("plan-llama-local", "gb200");
+    let path = path_with(&server);
+    let mut args = vec!["submit"];
+    args.extend_from_slice(SMOLLM);
+    args.extend(["--launcher", "local"]);
+    let out = i.run(
+        &args,
+        &[
+            ("PATH", &path),
+            ("MODEL_PATH", model.to_str().unwrap()),
+            ("TOKENIZER", tok.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let exp = i.experiments("inference_smollm2-llamacpp");
+    // Concurrency 1 and 4, two rounds each: 2 and 8 requests, each in its own folder.
+    for (con, n) in [(1, 2), (4, 8)] {
+        let d = dirs_containing(&exp, &format!("_CON{con}_chat"));
+        assert_eq!(d.len(), 1, "{d:?}");
+        let stamp = std::fs::read_dir(&d[0]).unwrap().next().unwrap().unwrap().path();
+        assert_exact(&stamp, n);
+    }
+    let st = status(&exp);
+    assert_eq!(st["state"], "completed", "{st}");
+    assert_eq!(st["servers_stopped_on_purpose"], true, "{st}");
+    // The engine's own log and workdir are in the run folder; nothing is left running.
+    let logs = find_files(&exp, "chat-server0.log");
+    assert_eq!(logs.len(), 1);
+    let log = std::fs::read_to_string(&logs[0]).unwrap();
+    assert!(log.contains("llama-server") || log.contains("llama"), "{log}");
+    assert_eq!(processes_under(&i.dir), Vec::<String>::new());
+}
+
+#[test]
+fn engine_that_crashes_at_start_fails_with_its_log_tail() {
+    let Some((server, _model, tok)) = llama("engine_crash_at_start") else {
+        return;
+    };
+    let i = Install::new("plan-llama-crash", "gb200");
+    // A model file that is not a GGUF: llama-server exits while loading it.
+    let bad = i.dir.join("not-a-model.gguf");
+    std::fs::write(&bad, b"this is not a gguf file").unwrap();
+    let path = path_with(&server);
+    let mut args = vec!["submit"];
+    args.extend_from_slice(SMOLLM);
+    args.extend(["--launcher", "local"]);
+    let out = i.run(
+        &args,
+        &[
+            ("PATH", &path),
+            ("MODEL_PATH", bad.to_str().unwrap()),
+            ("TOKENIZER", tok.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = job_id(&out);
+    assert_eq!(i.state(&id), "FAILED");
+    let show = String::from_utf8_lossy(&i.run(&["jobs", "show", &id], &[]).stdout).into_owned();
+    assert!(show.contains("engine chat-server0 exited early"), "{show}");
+    // The tail quotes llama-server's own complaint about the file.
+    assert!(show.contains("not-a-model.gguf"), "{show}");
+    let st = status(&i.experiments("inference_smollm2-llamacpp"));
+    assert_eq!(st["state"], "failed", "{st}");
+    assert!(st["error"].as_str().unwrap().contains("exited early"), "{st}");
+    assert_eq!(processes_under(&i.dir), Vec::<String>::new());
+}
+
+#[test]
+fn engine_that_never_gets_ready_is_stopped_at_the_deadline() {
+    let Some((server, _model, tok)) = llama("engine_never_ready") else {
+        return;
+    };
+    let i = Install::new("plan-llama-stuck", "gb200");
+    // A FIFO nobody writes to: llama-server answers /health 503 ("loading model") forever.
+    let fifo = i.dir.join("stuck.gguf");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let path = path_with(&server);
+    let mut args = vec!["submit"];
+    args.extend_from_slice(SMOLLM);
+    args.extend(["--launcher", "local"]);
+    let t0 = Instant::now();
+    let out = i.run(
+        &args,
+        &[
+            ("PATH", &path),
+            ("MODEL_PATH", fifo.to_str().unwrap()),
+            ("TOKENIZER", tok.to_str().unwrap()),
+            ("LLMB_READY_TIMEOUT_S", "3"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = job_id(&out);
+    let show = String::from_utf8_lossy(&i.run(&["jobs", "show", &id], &[]).stdout).into_owned();
+    assert!(show.contains("engine chat-server0 not ready after 3s (GET /health"), "{show}");
+    assert!(show.contains("last lines of"), "{show}");
+    eprintln!("never-ready run took {:?}", t0.elapsed());
+    let st = status(&i.experiments("inference_smollm2-llamacpp"));
+    assert_eq!(st["servers_stopped_on_purpose"], true, "{st}");
+    assert_eq!(processes_under(&i.dir), Vec::<String>::new());
+}
+
+/// Waits until `f` holds, polling a file the run writes (the engine log), up to `limit`.
+fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn kill_engine_in(dir: &Path) -> Option<u32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cwd = std::fs::read_link(e.path().join("cwd")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmd).contains("llama-server") && cwd.starts_with(dir) {
+            // SAFETY: kill(2) on the engine process found above.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn engine_that_dies_mid_run_keeps_the_results_so_far() {
+    let Some((server, model, tok)) = llama("engine_dies_mid_run") else {
+        return;
+    };
+    let i = Install::new("plan-llama-dies", "gb200");
+    let path = path_with(&server);
+    let mut args = vec!["submit"];
+    args.extend_from_slice(SMOLLM);
+    args.extend(["--launcher", "local"]);
+    let mut child: Child = i
+        .cmd(
+            &args,
+            &[
+                ("PATH", &path),
+                ("MODEL_PATH", model.to_str().unwrap()),
+                ("TOKENIZER", tok.to_str().unwrap()),
+                ("CONCURRENCY", "1"),
+                ("NUM_REQUESTS", "12"),
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exp = i.experiments("inference_smollm2-llamacpp");
+    // Kill the engine once it has finished at least two requests (llama-server logs the
+    // timings of each finished request).
+    let finished = || {
+        find_files(&exp, "chat-server0.log")
+            .first()
+            .and_then(|l| std::fs::read_to_string(l).ok())
+            .is_some_and(|t| t.matches("prompt eval time").count() >= 2)
+    };
+    assert!(wait_for(Duration::from_secs(120), finished), "the engine served nothing");
+    let pid = kill_engine_in(&i.dir).expect("no llama-server running in the run folder");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = job_id(&out);
+    let show = String::from_utf8_lossy(&i.run(&["jobs", "show", &id], &[]).stdout).into_owned();
+    assert!(show.contains("engine chat-server0 exited early (signal: 9"), "pid {pid}: {show}");
+    // The step's results are written: the requests served before the kill completed, the
+    // rest failed, all recorded.
+    let d = dirs_containing(&exp, "_CON1_chat");
+    assert_eq!(d.len(), 1, "{d:?}");
+    let stamp = std::fs::read_dir(&d[0]).unwrap().next().unwrap().unwrap().path();
+    let recs = records(&stamp);
+    let completed = recs.iter().filter(|r| r["outcome"]["kind"] == "completed").count();
+    assert_eq!(recs.len(), 12, "{}", stamp.display());
+    assert!(completed >= 2 && completed < 12, "completed {completed}");
+    assert!(stamp.join("summary.json").is_file());
+    let st = status(&exp);
+    assert_eq!(st["state"], "failed", "{st}");
+    assert_eq!(st["steps"][0]["name"], "chat-c1", "{st}");
+    assert_eq!(processes_under(&i.dir), Vec::<String>::new());
+}
