@@ -301,3 +301,42 @@ fn bench_workers_spread_over_four_nodes_and_merge() {
     assert_eq!(summary["requests"]["completed"], 40);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn llama_cpp_recipe_runs_as_a_slurm_job() {
+    if !enabled("llama.cpp recipe on Slurm") {
+        return;
+    }
+    let Some((server, model, tok)) = crate::plan_engines::llama("llama_cpp_recipe_slurm") else {
+        return;
+    };
+    let i = Install::new("slurm-llama", "gb200");
+    let path = crate::plan_engines::path_with(&server);
+    let mut args = vec!["submit"];
+    args.extend_from_slice(crate::plan_engines::SMOLLM);
+    let out = i.run(
+        &args,
+        &[
+            ("PATH", &path),
+            ("MODEL_PATH", model.to_str().unwrap()),
+            ("TOKENIZER", tok.to_str().unwrap()),
+            ("CONCURRENCY", "2"),
+            ("NUM_REQUESTS", "4"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let state = i.wait_state(&id, END, terminal);
+    let show = i.run(&["jobs", "show", &id], &[]);
+    assert_eq!(state, "COMPLETED", "{}", text(&show));
+    let exp = i.experiments("inference_smollm2-llamacpp");
+    let d = dirs_containing(&exp, "_CON2_chat");
+    assert_eq!(d.len(), 1, "{d:?}");
+    let records = find_files(&d[0], "records.jsonl");
+    assert_eq!(records.len(), 1);
+    crate::plan_engines::assert_exact(records[0].parent().unwrap(), 4);
+    assert_eq!(
+        crate::plan_engines::processes_under(&i.dir),
+        Vec::<String>::new()
+    );
+}
