@@ -26,6 +26,8 @@ pub enum ServerRole {
     Decode,
     /// Disaggregated: the HTTP frontend that routes to the workers.
     Frontend,
+    /// Dynamo's control plane (NATS, etcd) on the first node.
+    ControlPlane,
 }
 
 impl ServerRole {
@@ -36,6 +38,7 @@ impl ServerRole {
             ServerRole::Prefill => "prefill",
             ServerRole::Decode => "decode",
             ServerRole::Frontend => "frontend",
+            ServerRole::ControlPlane => "control-plane",
         }
     }
 }
@@ -91,9 +94,13 @@ pub fn engine_kind(spec: &RunSpec, role: ServerRole, sim: bool) -> EngineKind {
     }
 }
 
-/// The served model name (`MODEL_CARD` in the seeds).
+/// The served model name: the recipe's (`meta/llama3-70b-instruct`), else the short name
+/// (`MODEL_CARD` in the seeds).
 fn served_name(spec: &RunSpec) -> String {
-    crate::plan::model_short_name(spec)
+    spec.model
+        .as_ref()
+        .and_then(|m| m.served_name.clone())
+        .unwrap_or_else(|| crate::plan::model_short_name(spec))
 }
 
 /// Settings for one server of `role` in use case `uc`.
@@ -138,6 +145,10 @@ pub fn settings(
     match role {
         ServerRole::Aggregated => aggregated(spec, uc, &mut s),
         ServerRole::Prefill | ServerRole::Decode => disaggregated(spec, uc, role, &mut s),
+        ServerRole::ControlPlane => {
+            s.extra.clear();
+            s.port = control_port(spec, kind);
+        }
         ServerRole::Frontend => {
             s.port = frontend_port(spec);
             s.extra.clear();
@@ -146,6 +157,11 @@ pub fn settings(
                 .as_ref()
                 .map(|d| d.prefill.servers + d.decode.servers);
         }
+    }
+    if kind == EngineKind::Nim {
+        nim_env(&mut s);
+        // NIM for LLMs serves on 8000 inside its container (reference 5).
+        s.port = 8000;
     }
     if kind == EngineKind::LlamaCpp {
         s.threads = spec
@@ -156,6 +172,37 @@ pub fn settings(
         s.image = None;
     }
     s
+}
+
+/// NIM takes its settings as environment variables: the recipe's `nim_engine_profile` is
+/// `NIM_MODEL_PROFILE`; upper-case keys pass through as given; other keys describe the
+/// container (its tag is in the image) and are dropped.
+fn nim_env(s: &mut EngineSettings) {
+    let extra = std::mem::take(&mut s.extra);
+    for (k, v) in extra {
+        if k == "nim_engine_profile" {
+            s.extra.insert("NIM_MODEL_PROFILE".into(), v);
+        } else if k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+            s.extra.insert(k, v);
+        }
+    }
+}
+
+/// NATS's (`nats_server_port`, 4222) or etcd's (`etcd_server_port`, 2379) client port.
+pub fn control_port(spec: &RunSpec, kind: EngineKind) -> u16 {
+    let (key, default) = if kind == EngineKind::Nats {
+        ("nats_server_port", 4222)
+    } else {
+        ("etcd_server_port", 2379)
+    };
+    spec.recipe
+        .engine
+        .settings
+        .extra
+        .get(key)
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(default)
 }
 
 /// The Dynamo frontend's HTTP port (`DYNAMO_FRONTEND_PORT`, recipe `frontend_port`, 8000).

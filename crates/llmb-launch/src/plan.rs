@@ -377,7 +377,11 @@ fn servers(
     let mut servers = Vec::new();
     let mut next_node = 0u32;
     let plan_server = |role: ServerRole, name: String, nodes: Vec<u32>, ranks_per_node, gpus| {
-        let engine = eng::engine_kind(spec, role, opts.sim);
+        let engine = match (role, name.ends_with("-nats")) {
+            (ServerRole::ControlPlane, true) => EngineKind::Nats,
+            (ServerRole::ControlPlane, false) => EngineKind::Etcd,
+            _ => eng::engine_kind(spec, role, opts.sim),
+        };
         let settings = eng::settings(spec, uc, role, engine, &opts.install_dir);
         let port = if engine == EngineKind::Sim {
             PortChoice::FromLog
@@ -405,6 +409,18 @@ fn servers(
             after: Vec::new(),
         }
     };
+    if spec.disaggregated.is_some() && !opts.sim {
+        // Dynamo's control plane on the first node, before anything that registers with it.
+        for part in ["nats", "etcd"] {
+            servers.push(plan_server(
+                ServerRole::ControlPlane,
+                format!("{}-{part}", uc.name),
+                vec![0],
+                1,
+                0,
+            ));
+        }
+    }
     for (role, count, gpus) in &groups {
         for i in 0..*count {
             let span = gpus.div_ceil(spec.gpus_per_node).max(1);
@@ -420,7 +436,9 @@ fn servers(
         }
     }
     if spec.disaggregated.is_some() {
-        let workers: Vec<usize> = (0..servers.len()).collect();
+        let workers: Vec<usize> = (0..servers.len())
+            .filter(|&i| servers[i].role != ServerRole::ControlPlane)
+            .collect();
         let mut frontend = plan_server(
             ServerRole::Frontend,
             format!("{}-frontend", uc.name),
@@ -580,6 +598,71 @@ impl Plan {
     pub fn images(&self) -> impl Iterator<Item = (&ServerPlan, &str)> {
         self.servers()
             .filter_map(|(_, s)| s.settings.image.as_deref().map(|i| (s, i)))
+    }
+
+    /// Every engine process of the plan as it will start: command line, placement, image,
+    /// environment and generated files (`--dry-run` prints this; snapshot tests pin it).
+    ///
+    /// # Errors
+    /// An engine the adapters cannot configure.
+    pub fn describe_engines(&self) -> Result<String, EngineError> {
+        use std::fmt::Write;
+        let mut t = String::new();
+        let mut spec_text = |t: &mut String, spec: &EngineSpec| {
+            for (k, v) in &spec.env {
+                let _ = writeln!(t, "  env {k}={v}");
+            }
+            if let Some(h) = &spec.health {
+                let _ = writeln!(t, "  ready: GET {} {:?}", h.path, h.expect);
+            }
+            for (name, text) in &spec.files {
+                let _ = writeln!(t, "  file {name}:");
+                for l in text.lines() {
+                    let _ = writeln!(t, "    {l}");
+                }
+            }
+        };
+        for (uc, s) in self.servers() {
+            let spec = s.engine_spec(0)?;
+            let nodes: Vec<String> = s.nodes.iter().map(u32::to_string).collect();
+            let _ = writeln!(
+                t,
+                "server {} [{}: {}, {} GPU(s), nodes {}, {} rank(s)/node{}]",
+                s.name,
+                uc.name,
+                s.engine.name(),
+                s.gpus,
+                nodes.join(","),
+                s.ranks_per_node,
+                spec.image
+                    .as_deref()
+                    .map(|i| format!(", image {i}"))
+                    .unwrap_or_default()
+            );
+            let _ = writeln!(t, "  $ {}", s.command_line()?);
+            spec_text(&mut t, &spec);
+        }
+        for step in self.use_cases.iter().flat_map(|u| &u.steps) {
+            if let Some(o) = &step.offline {
+                let spec = engine::spec(o.engine, &o.settings)?;
+                let _ = writeln!(
+                    t,
+                    "offline {} [{}, nodes 0-{}, {} rank(s)/node{}]",
+                    step.name,
+                    o.engine.name(),
+                    o.nodes.len().saturating_sub(1),
+                    o.ranks_per_node,
+                    spec.image
+                        .as_deref()
+                        .map(|i| format!(", image {i}"))
+                        .unwrap_or_default()
+                );
+                let _ = writeln!(t, "  $ {}", spec.command_line());
+                let _ = writeln!(t, "  dataset (when missing): llmb {}", o.dataset_args.join(" "));
+                spec_text(&mut t, &spec);
+            }
+        }
+        Ok(t)
     }
 
     /// `plan.json` in the run folder.
@@ -755,15 +838,18 @@ pub(crate) mod tests {
         );
         let p = build(&s, &opts(false)).unwrap();
         let u = &p.use_cases[0];
-        // 6 prefill (one node each), 1 decode over nodes 6-7, the frontend on node 0.
-        assert_eq!(u.servers.len(), 8);
+        // NATS and etcd on node 0, 6 prefill (one node each), 1 decode over nodes 6-7, the
+        // frontend on node 0.
+        assert_eq!(u.servers.len(), 10);
+        assert_eq!(u.servers[0].engine, EngineKind::Nats);
+        assert_eq!(u.servers[1].port, PortChoice::Fixed(2379));
         assert_eq!(p.placement().len(), 8);
-        assert_eq!(u.servers[6].role, ServerRole::Decode);
-        assert_eq!(u.servers[6].nodes, vec![6, 7]);
-        assert_eq!(u.servers[7].role, ServerRole::Frontend);
-        assert_eq!(u.servers[7].port, PortChoice::Fixed(8000));
-        assert_eq!(u.steps[0].target, 7);
+        assert_eq!(u.servers[8].role, ServerRole::Decode);
+        assert_eq!(u.servers[8].nodes, vec![6, 7]);
+        assert_eq!(u.servers[9].role, ServerRole::Frontend);
+        assert_eq!(u.servers[9].port, PortChoice::Fixed(8000));
+        assert_eq!(u.steps[0].target, 9);
         assert!(u.steps[0].args.join(" ").contains("--gpus 32 --decode-gpus 8"));
-        assert_eq!(p.images().count(), 8);
+        assert_eq!(p.images().count(), 10);
     }
 }

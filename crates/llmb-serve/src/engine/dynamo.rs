@@ -129,6 +129,55 @@ pub(super) fn frontend(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
     })
 }
 
+/// NATS (`nats-server -js`) on its client port: no HTTP probe of its own (the frontend's
+/// health, which needs it, is the check).
+#[allow(clippy::unnecessary_wraps)]
+pub(super) fn nats(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
+    Ok(EngineSpec {
+        kind: EngineKind::Nats,
+        program: "nats-server".into(),
+        args: vec!["-js".into(), "-p".into(), s.port.to_string()],
+        env: Vec::new(),
+        pass_env: Vec::new(),
+        image: s.image.clone(),
+        files: Vec::new(),
+        port: Some(s.port),
+        health: None,
+        metrics_path: None,
+        metric_names: CommonMetrics::default(),
+        stop: StopPolicy::term(5),
+        install_hint: "run in the Dynamo container, which ships nats-server",
+    })
+}
+
+/// etcd on its client port, data in the working folder; ready when `GET /health` is 200.
+#[allow(clippy::unnecessary_wraps)]
+pub(super) fn etcd(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
+    let url = format!("http://{}:{}", s.host, s.port);
+    Ok(EngineSpec {
+        kind: EngineKind::Etcd,
+        program: "etcd".into(),
+        args: vec![
+            "--data-dir".into(),
+            "etcd-data".into(),
+            "--listen-client-urls".into(),
+            url.clone(),
+            "--advertise-client-urls".into(),
+            url,
+        ],
+        env: Vec::new(),
+        pass_env: Vec::new(),
+        image: s.image.clone(),
+        files: Vec::new(),
+        port: Some(s.port),
+        health: super::health_200("/health"),
+        metrics_path: Some("/metrics".into()),
+        metric_names: CommonMetrics::default(),
+        stop: StopPolicy::term(5),
+        install_hint: "run in the Dynamo container, which ships etcd",
+    })
+}
+
 fn need(what: &'static str, fix: &'static str, v: Option<u32>) -> Result<u32, EngineError> {
     v.ok_or(EngineError::Missing {
         engine: WORKER,

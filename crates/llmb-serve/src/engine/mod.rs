@@ -53,6 +53,10 @@ pub enum EngineKind {
     LlamaCpp,
     /// The embedded simulated engine (`llmb serve sim`).
     Sim,
+    /// NATS with JetStream: Dynamo's message bus.
+    Nats,
+    /// etcd: Dynamo's discovery store.
+    Etcd,
 }
 
 /// Role of a worker in disaggregated serving.
@@ -95,6 +99,8 @@ impl EngineKind {
             } => "Dynamo decode worker",
             Self::LlamaCpp => "llama.cpp",
             Self::Sim => "sim",
+            Self::Nats => "NATS",
+            Self::Etcd => "etcd",
         }
     }
 }
@@ -397,6 +403,8 @@ pub fn spec(kind: EngineKind, settings: &EngineSettings) -> Result<EngineSpec, E
         EngineKind::DynamoWorker { role } => dynamo::worker(role, settings),
         EngineKind::LlamaCpp => llama_cpp::spec(settings),
         EngineKind::Sim => sim::spec(settings),
+        EngineKind::Nats => dynamo::nats(settings),
+        EngineKind::Etcd => dynamo::etcd(settings),
     }
 }
 

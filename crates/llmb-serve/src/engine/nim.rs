@@ -10,6 +10,8 @@ use super::{
 };
 
 const ENGINE: &str = "NIM";
+/// The server start script inside NIM for LLMs images (their default command).
+const START_SCRIPT: &str = "/opt/nim/start_server.sh";
 
 pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
     let image = s.image.clone().ok_or(EngineError::Missing {
@@ -18,6 +20,13 @@ pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
         fix: "set engine.image in the recipe (e.g. nvcr.io/nim/meta/llama3-70b-instruct:1.0.3)",
     })?;
     let mut env = vec![("NIM_SERVER_PORT".to_string(), s.port.to_string())];
+    if let Some(path) = s.model.as_deref().filter(|m| m.starts_with('/')) {
+        // Weights downloaded into the workload folder (reference 5: NIM_MODEL_NAME=<path>).
+        env.push(("NIM_MODEL_NAME".into(), path.into()));
+    }
+    if s.tp > 1 {
+        env.push(("NIM_TENSOR_PARALLEL_SIZE".into(), s.tp.to_string()));
+    }
     if let Some(name) = s.served_name.as_deref() {
         env.push(("NIM_SERVED_MODEL_NAME".into(), name.into()));
     }
@@ -29,8 +38,8 @@ pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
     }
     Ok(EngineSpec {
         kind: EngineKind::Nim,
-        // The image's own entrypoint starts the server.
-        program: String::new(),
+        // The start script NIM for LLMs images run by default.
+        program: START_SCRIPT.into(),
         args: Vec::new(),
         env,
         pass_env: vec!["NGC_API_KEY".into(), "HF_TOKEN".into()],

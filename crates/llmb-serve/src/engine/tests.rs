@@ -672,6 +672,8 @@ fn every_kind_renders_with_full_settings() {
         },
         EngineKind::LlamaCpp,
         EngineKind::Sim,
+        EngineKind::Nats,
+        EngineKind::Etcd,
     ] {
         let s = spec(kind, &set).unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
         assert_eq!(s.kind, kind);

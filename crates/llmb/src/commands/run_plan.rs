@@ -403,7 +403,19 @@ impl Placement {
             PortChoice::FromLog => 0,
             PortChoice::Pick => free_port()?,
         };
-        let spec = s
+        let mut resolved = s.clone();
+        if matches!(s.engine, EngineKind::DynamoFrontend | EngineKind::DynamoWorker { .. }) {
+            // Dynamo's processes find NATS and etcd on the node they were started on.
+            for r in before {
+                let at = format!("{}:{}", self.host_of(r.plan), r.plan.settings.port);
+                match r.plan.engine {
+                    EngineKind::Nats => resolved.settings.dynamo.nats_server = Some(format!("nats://{at}")),
+                    EngineKind::Etcd => resolved.settings.dynamo.etcd_endpoints = Some(at),
+                    _ => {}
+                }
+            }
+        }
+        let spec = resolved
             .engine_spec(port)
             .map_err(|e| bad(format!("server {}: {e}", s.name)))?;
         let mut args = spec.args.clone();
@@ -416,7 +428,7 @@ impl Placement {
             match d.plan.role {
                 ServerRole::Prefill => args.extend(["--prefill".into(), url]),
                 ServerRole::Decode => args.extend(["--decode".into(), url]),
-                ServerRole::Aggregated | ServerRole::Frontend => {}
+                ServerRole::Aggregated | ServerRole::Frontend | ServerRole::ControlPlane => {}
             }
         }
         std::fs::create_dir_all(&s.workdir)

@@ -360,32 +360,11 @@ fn write_provenance(
     Ok(provenance::write(&dir, &prov, secrets)?)
 }
 
-/// Each server's engine command and generated files, as `run-plan` will start them.
+/// Each engine's command and generated files, as `run-plan` will start them.
 fn print_servers(out: &mut impl Write, plan: &Plan) -> anyhow::Result<()> {
-    for (uc, s) in plan.servers() {
-        let spec = s.engine_spec(0).map_err(|e| bad(e.to_string()))?;
-        let line = s.command_line().map_err(|e| bad(e.to_string()))?;
-        let nodes: Vec<String> = s.nodes.iter().map(u32::to_string).collect();
-        writeln!(
-            out,
-            "# server {} [{}, {}, nodes {}, {} rank(s)/node{}] in {}:\n#   {line}",
-            s.name,
-            uc.name,
-            s.engine.name(),
-            nodes.join(","),
-            s.ranks_per_node,
-            spec.image.as_deref().map(|i| format!(", image {i}")).unwrap_or_default(),
-            s.workdir.display()
-        )?;
-        for (k, v) in &spec.env {
-            writeln!(out, "#   env {k}={v}")?;
-        }
-        for (name, text) in &spec.files {
-            writeln!(out, "#   file {name}:")?;
-            for l in text.lines() {
-                writeln!(out, "#     {l}")?;
-            }
-        }
+    let text = plan.describe_engines().map_err(|e| bad(e.to_string()))?;
+    for l in text.lines() {
+        writeln!(out, "# {l}")?;
     }
     Ok(())
 }
