@@ -608,7 +608,7 @@ impl Plan {
     pub fn describe_engines(&self) -> Result<String, EngineError> {
         use std::fmt::Write;
         let mut t = String::new();
-        let mut spec_text = |t: &mut String, spec: &EngineSpec| {
+        let spec_text = |t: &mut String, spec: &EngineSpec| {
             for (k, v) in &spec.env {
                 let _ = writeln!(t, "  env {k}={v}");
             }

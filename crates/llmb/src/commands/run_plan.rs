@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use llmb_launch::{LoadStep, OfflineRun, Plan, PortChoice, ServerPlan, ServerRole};
+use llmb_serve::engine::telemetry::{Scraper, ServerView};
 use llmb_serve::engine::{self, EngineKind, EngineSpec, StopPolicy, StopSignal};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -245,6 +246,9 @@ async fn execute(
                             .with_context(|| format!("cannot start {}", plan.llmb.display()))?
                     }
                 };
+                // Every other engine of the plan with Prometheus metrics is scraped while
+                // the step runs (llmb bench scrapes its own target).
+                let scrapers = scrape_servers(&running, step.target, placement);
                 let mut exit = match interruptible(&mut stop, child.wait()).await {
                     Ok(r) => r?,
                     Err(e) => {
@@ -262,6 +266,7 @@ async fn execute(
                         return Err(e);
                     }
                 };
+                write_server_metrics(scrapers, &step.experiment_dir).await?;
                 if let (Some(o), true) = (&step.offline, exit.success()) {
                     exit = import_offline(plan, step, o, &log_path).await?;
                 }
@@ -635,6 +640,56 @@ async fn import_offline(
         .status()
         .await
         .with_context(|| format!("cannot run {} import", plan.llmb.display()))
+}
+
+/// Starts a scraper for each ready engine that exposes metrics, except the load target.
+fn scrape_servers(
+    running: &[Running<'_>],
+    target: usize,
+    placement: &Placement,
+) -> Vec<(String, Scraper)> {
+    running
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != target)
+        .filter_map(|(_, r)| {
+            let path = r.spec.metrics_path.clone()?;
+            let port = r.port?;
+            Some((
+                r.plan.name.clone(),
+                Scraper::start(
+                    format!("{}:{port}", placement.host_of(r.plan)),
+                    path,
+                    r.spec.metric_names.clone(),
+                    Duration::from_secs(1),
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// `server_metrics_<server>.jsonl` per scraped engine and `servers.json` with each one's
+/// summary, in the step's result folder.
+async fn write_server_metrics(scrapers: Vec<(String, Scraper)>, dir: &Path) -> anyhow::Result<()> {
+    if scrapers.is_empty() {
+        return Ok(());
+    }
+    let mut views = serde_json::Map::new();
+    for (name, sc) in scrapers {
+        let scrapes = sc.finish().await;
+        let mut lines = Vec::new();
+        for x in &scrapes {
+            serde_json::to_writer(&mut lines, x)?;
+            lines.push(b'\n');
+        }
+        std::fs::write(dir.join(format!("server_metrics_{name}.jsonl")), lines)?;
+        views.insert(name, serde_json::to_value(ServerView::from_scrapes(&scrapes))?);
+    }
+    std::fs::write(
+        dir.join("servers.json"),
+        serde_json::to_vec_pretty(&serde_json::Value::Object(views))?,
+    )?;
+    Ok(())
 }
 
 /// The program to run: the simulator is this `llmb`; others as the adapter names them.
