@@ -140,6 +140,20 @@ fn llama4_scale_8_places_ranks_on_two_nodes() {
     }
     assert_eq!(std::fs::read_dir(dir).unwrap().count(), 8, "8 ranks");
     assert_eq!(nodes.len(), 2, "{nodes:?}");
+    // The same plan inside an allocation of one node is refused before anything starts.
+    let plan = find_files(&i.experiments("inference_llama4"), "plan.json");
+    assert_eq!(plan.len(), 1);
+    let one = nodes.iter().next().unwrap();
+    let out = i.run(
+        &["run-plan", plan[0].to_str().unwrap()],
+        &[("SLURM_JOB_ID", "4242"), ("SLURM_JOB_NODELIST", one)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("places servers on 2 node(s) but the allocation has 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -339,4 +353,96 @@ fn llama_cpp_recipe_runs_as_a_slurm_job() {
         crate::plan_engines::processes_under(&i.dir),
         Vec::<String>::new()
     );
+}
+
+/// The Dynamo recipe on simulated workers in every role, on 8 emulated nodes of 4 GPUs:
+/// 6 prefill servers (one node each), one decode server over nodes 6-7, the frontend on node 0
+/// routing each request to a prefill worker then to the decode worker, over HTTP.
+#[test]
+fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
+    if !enabled("dynamo disaggregated") {
+        return;
+    }
+    let i = Install::new("slurm-dynamo", "gb200");
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_deepseek-r1-dynamo",
+            "-s",
+            "671b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "32",
+            "--engine",
+            "sim",
+        ],
+        &[
+            ("ISL", "64"),
+            ("OSL", "8"),
+            ("CONCURRENCY", "3"),
+            ("SIM_ARGS", "--ttft-ms 5 --itl-ms 2"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let state = i.wait_state(&id, END, terminal);
+    let show = i.run(&["jobs", "show", &id], &[]);
+    assert_eq!(state, "COMPLETED", "{}", text(&show));
+    let exp = i.experiments("inference_deepseek-r1-dynamo");
+    // Placement: every rank recorded where it ran.
+    let rank = |server: &str, r: u32| -> String {
+        let f = find_files(&exp, &format!("max_throughput-{server}-rank{r}.json"));
+        assert_eq!(f.len(), 1, "{server} rank {r}");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&f[0]).unwrap()).unwrap();
+        v["node"].as_str().unwrap().to_owned()
+    };
+    let prefill_nodes: BTreeSet<String> = (0..6).map(|p| rank(&format!("prefill{p}"), 0)).collect();
+    assert_eq!(prefill_nodes.len(), 6, "one node per prefill server: {prefill_nodes:?}");
+    let decode_nodes: BTreeSet<String> = (0..8).map(|r| rank("decode0", r)).collect();
+    assert_eq!(decode_nodes.len(), 2, "{decode_nodes:?}");
+    assert!(prefill_nodes.is_disjoint(&decode_nodes));
+    assert_eq!(rank("frontend", 0), rank("prefill0", 0), "frontend on node 0");
+    // Concurrency 3 per decode server × 1 decode server; 10 × 3 measured requests.
+    let d = dirs_containing(&exp, "_CON3_max_throughput");
+    assert_eq!(d.len(), 1, "{d:?}");
+    let records = find_files(&d[0], "records.jsonl");
+    assert_eq!(records.len(), 1);
+    let dir = records[0].parent().unwrap();
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&records[0])
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let measured: Vec<_> = recs.iter().filter(|r| r["warmup"] != true).collect();
+    assert_eq!(measured.len(), 30);
+    for r in &measured {
+        assert_eq!(r["outcome"]["kind"], "completed", "{r}");
+        assert_eq!(r["usage"]["completion_tokens"], 8, "{r}");
+        assert_eq!(r["usage"]["prompt_tokens"], 64, "{r}");
+    }
+    // Per-GPU over all 32 GPUs and over the 8 decode GPUs, labelled.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let t = &summary["throughput"];
+    assert_eq!(t["gpus"], 32);
+    assert_eq!(t["decode_gpus"], 8);
+    let all = t["output_tokens_per_s_per_gpu_span"].as_f64().unwrap();
+    let dec = t["output_tokens_per_s_per_decode_gpu_span"].as_f64().unwrap();
+    assert!((dec / all - 4.0).abs() < 1e-9, "{t}");
+    let perf = std::fs::read_to_string(dir.join("perf_summary.txt")).unwrap();
+    assert!(perf.contains("Output Token Throughput per decode GPU (tps/gpu)"), "{perf}");
+    // The workers were scraped during the step: the decode worker generated the tokens.
+    let servers: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("servers.json")).unwrap()).unwrap();
+    assert!(servers["max_throughput-decode0"]["samples"].as_u64().unwrap() >= 1, "{servers}");
+    assert!(servers["max_throughput-prefill0"].is_object(), "{servers}");
+    let status: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(find_files(&exp, "run_status.json")[0].clone()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status["state"], "completed", "{status}");
+    assert_eq!(status["servers"].as_array().unwrap().len(), 8, "{status}");
+    assert_eq!(status["servers_stopped_on_purpose"], true);
 }
