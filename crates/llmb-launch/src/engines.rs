@@ -182,7 +182,10 @@ fn nim_env(s: &mut EngineSettings) {
     for (k, v) in extra {
         if k == "nim_engine_profile" {
             s.extra.insert("NIM_MODEL_PROFILE".into(), v);
-        } else if k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+        } else if k
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
             s.extra.insert(k, v);
         }
     }
@@ -263,7 +266,8 @@ fn disaggregated(spec: &RunSpec, uc: &ResolvedUseCase, role: ServerRole, s: &mut
     s.dynamo.moe_backend = Some(moe_backend(gpu, s.tp, s.attention_dp).into());
     s.dynamo.cache_transceiver_max_tokens = Some(cache_transceiver_tokens(ctx_len));
     s.dynamo.kv_cache_dtype = rs.kv_cache_dtype.clone();
-    s.extra.retain(|k, _| !DYNAMO_RECIPE_KEYS.contains(&k.as_str()));
+    s.extra
+        .retain(|k, _| !DYNAMO_RECIPE_KEYS.contains(&k.as_str()));
     if role == ServerRole::Prefill {
         s.max_seq_len = Some(ctx_len);
         s.stream_interval = None;

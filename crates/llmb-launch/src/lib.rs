@@ -13,12 +13,12 @@ pub mod plan;
 pub mod slurm;
 pub mod time;
 
+pub use engines::ServerRole;
 pub use jobs::provenance::{
     is_secret_key, redact, redact_map, ClusterInfo, ContainerInfo, JobConfig, JobInfo, ModelInfo,
     Provenance, ProvenanceError, Secrets, WorkloadInfo,
 };
 pub use jobs::store::{JobFilter, JobRecord, JobStore, LauncherKind, StateUpdate, StoreError};
-pub use engines::ServerRole;
 pub use plan::{LoadStep, OfflineRun, Plan, PlanOptions, PortChoice, ServerPlan, UseCasePlan};
 pub use slurm::commands::{ExitCode, JobDetails, JobId, Slurm, SlurmError, SubmitRequest};
 pub use slurm::state::JobState;

@@ -298,7 +298,10 @@ pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Result<Plan, EngineError> {
             .iter()
             .position(|s| s.role == ServerRole::Frontend)
             .unwrap_or(0);
-        let decode_servers = spec.disaggregated.as_ref().map_or(1, |d| d.decode.servers.max(1));
+        let decode_servers = spec
+            .disaggregated
+            .as_ref()
+            .map_or(1, |d| d.decode.servers.max(1));
         let decode_gpus = spec
             .disaggregated
             .as_ref()
@@ -369,8 +372,16 @@ fn servers(
 ) -> Vec<ServerPlan> {
     let groups: Vec<(ServerRole, u32, u32)> = match &spec.disaggregated {
         Some(d) => vec![
-            (ServerRole::Prefill, d.prefill.servers, d.prefill.gpus_per_server),
-            (ServerRole::Decode, d.decode.servers, d.decode.gpus_per_server),
+            (
+                ServerRole::Prefill,
+                d.prefill.servers,
+                d.prefill.gpus_per_server,
+            ),
+            (
+                ServerRole::Decode,
+                d.decode.servers,
+                d.decode.gpus_per_server,
+            ),
         ],
         None => vec![(ServerRole::Aggregated, 1, spec.scale)],
     };
@@ -477,10 +488,8 @@ fn offline_run(
         .position(|a| a == "--num-requests")
         .and_then(|i| bench_args.get(i + 1))
         .and_then(|n| n.parse().ok());
-    let dataset = workload_dir(&opts.install_dir, &spec.workload_key).join(format!(
-        "dataset_{}_{}_{}.txt",
-        uc.name, uc.isl, uc.osl
-    ));
+    let dataset = workload_dir(&opts.install_dir, &spec.workload_key)
+        .join(format!("dataset_{}_{}_{}.txt", uc.name, uc.isl, uc.osl));
     settings.bench.dataset = Some(dataset.display().to_string());
     settings.bench.num_requests = requests;
     settings.bench.concurrency = Some(c.as_i64());
@@ -658,7 +667,11 @@ impl Plan {
                         .unwrap_or_default()
                 );
                 let _ = writeln!(t, "  $ {}", spec.command_line());
-                let _ = writeln!(t, "  dataset (when missing): llmb {}", o.dataset_args.join(" "));
+                let _ = writeln!(
+                    t,
+                    "  dataset (when missing): llmb {}",
+                    o.dataset_args.join(" ")
+                );
                 spec_text(&mut t, &spec);
             }
         }
@@ -849,7 +862,10 @@ pub(crate) mod tests {
         assert_eq!(u.servers[9].role, ServerRole::Frontend);
         assert_eq!(u.servers[9].port, PortChoice::Fixed(8000));
         assert_eq!(u.steps[0].target, 9);
-        assert!(u.steps[0].args.join(" ").contains("--gpus 32 --decode-gpus 8"));
+        assert!(u.steps[0]
+            .args
+            .join(" ")
+            .contains("--gpus 32 --decode-gpus 8"));
         assert_eq!(p.images().count(), 10);
     }
 }

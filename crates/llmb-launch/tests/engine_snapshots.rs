@@ -53,13 +53,21 @@ fn check(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("no snapshot {}; run with LLMB_UPDATE_SNAPSHOTS=1", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}; run with LLMB_UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
     if expected != actual {
         for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
             assert_eq!(e, a, "{name}: first difference at line {}", i + 1);
         }
-        assert_eq!(expected.lines().count(), actual.lines().count(), "{name}: line count");
+        assert_eq!(
+            expected.lines().count(),
+            actual.lines().count(),
+            "{name}: line count"
+        );
         assert_eq!(expected, actual, "{name}");
     }
 }
@@ -68,15 +76,33 @@ fn check(name: &str, actual: &str) {
 fn dynamo_disaggregated_plans() {
     check(
         "dynamo-gb200",
-        &describe("inference_deepseek-r1-dynamo", "671b", "nvfp4", 32, GpuType::Gb200),
+        &describe(
+            "inference_deepseek-r1-dynamo",
+            "671b",
+            "nvfp4",
+            32,
+            GpuType::Gb200,
+        ),
     );
     check(
         "dynamo-b200",
-        &describe("inference_deepseek-r1-dynamo", "671b", "nvfp4", 32, GpuType::B200),
+        &describe(
+            "inference_deepseek-r1-dynamo",
+            "671b",
+            "nvfp4",
+            32,
+            GpuType::B200,
+        ),
     );
     check(
         "dynamo-h100",
-        &describe("inference_deepseek-r1-dynamo", "671b", "fp8", 48, GpuType::H100),
+        &describe(
+            "inference_deepseek-r1-dynamo",
+            "671b",
+            "fp8",
+            48,
+            GpuType::H100,
+        ),
     );
 }
 
@@ -87,7 +113,10 @@ fn trtllm_serve_plans() {
         (GpuType::B200, "trtllm-serve-b200"),
         (GpuType::H100, "trtllm-serve-h100"),
     ] {
-        check(name, &describe("inference_trtllm-serve", "70b", "fp8", 1, gpu));
+        check(
+            name,
+            &describe("inference_trtllm-serve", "70b", "fp8", 1, gpu),
+        );
     }
 }
 

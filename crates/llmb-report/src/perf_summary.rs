@@ -43,7 +43,10 @@ pub fn report(s: &Summary, info: &RunInfo, isl: u64, osl: u64) -> String {
             "Total Token Throughput per GPU (tokens/sec)".into(),
             total_per_gpu,
         ),
-        ("Average request latency (ms)".into(), s.latency.e2e_ms.mean()),
+        (
+            "Average request latency (ms)".into(),
+            s.latency.e2e_ms.mean(),
+        ),
         (
             "Average time to first token [TTFT] (ms)".into(),
             s.latency.ttft_ms.mean(),
@@ -80,7 +83,9 @@ mod tests {
         let rec = |send_ms: u64, ttft_ms: u64, e2e_ms: u64| {
             let ms = |m: u64| m * 1_000_000;
             // Four one-token chunks, the first at TTFT and the last at the end.
-            let offsets: Vec<u64> = (0..4).map(|i| ttft_ms + i * (e2e_ms - ttft_ms) / 3).collect();
+            let offsets: Vec<u64> = (0..4)
+                .map(|i| ttft_ms + i * (e2e_ms - ttft_ms) / 3)
+                .collect();
             RequestRecord {
                 id: 0,
                 prompt_index: 0,
@@ -133,7 +138,10 @@ mod tests {
         assert_eq!(line("Output Token Throughput (tokens/sec)"), 4.0);
         // 4 / 32 = 0.125 → "0.12" (Python's round-half-even on 0.125 gives 0.12 too).
         assert_eq!(line("Output Token Throughput per GPU (tps/gpu)"), 0.12);
-        assert_eq!(line("Output Token Throughput per decode GPU (tps/gpu)"), 0.5);
+        assert_eq!(
+            line("Output Token Throughput per decode GPU (tps/gpu)"),
+            0.5
+        );
         // 0.125 × (8150 + 1024) / 1024 = 1.1199…
         assert_eq!(line("Total Token Throughput per GPU (tokens/sec)"), 1.12);
         assert_eq!(line("Average request latency (ms)"), 1000.0);

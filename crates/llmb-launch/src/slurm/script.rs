@@ -92,7 +92,8 @@ mod tests {
         let p = build(
             &spec("inference_llama3.3", "70b", "nvfp4", 1, GpuType::Gb200),
             &opts(true),
-        ).unwrap();
+        )
+        .unwrap();
         assert_eq!(
             render(&p),
             "#!/bin/bash
@@ -119,7 +120,8 @@ exec /opt/llmb/bin/llmb run-plan /lustre/llmb/workloads/inference_llama3.3/exper
         let p = build(
             &spec("inference_llama4", "17b", "fp8", 8, GpuType::Gb200),
             &opts(false),
-        ).unwrap();
+        )
+        .unwrap();
         let text = render(&p);
         let head: Vec<&str> = text.lines().take(8).collect();
         assert_eq!(
@@ -148,7 +150,8 @@ exec /opt/llmb/bin/llmb run-plan /lustre/llmb/workloads/inference_llama3.3/exper
                 GpuType::Gb200,
             ),
             &opts(true),
-        ).unwrap();
+        )
+        .unwrap();
         let text = render(&p);
         let head: Vec<&str> = text.lines().take(6).collect();
         assert_eq!(

@@ -409,12 +409,17 @@ impl Placement {
             PortChoice::Pick => free_port()?,
         };
         let mut resolved = s.clone();
-        if matches!(s.engine, EngineKind::DynamoFrontend | EngineKind::DynamoWorker { .. }) {
+        if matches!(
+            s.engine,
+            EngineKind::DynamoFrontend | EngineKind::DynamoWorker { .. }
+        ) {
             // Dynamo's processes find NATS and etcd on the node they were started on.
             for r in before {
                 let at = format!("{}:{}", self.host_of(r.plan), r.plan.settings.port);
                 match r.plan.engine {
-                    EngineKind::Nats => resolved.settings.dynamo.nats_server = Some(format!("nats://{at}")),
+                    EngineKind::Nats => {
+                        resolved.settings.dynamo.nats_server = Some(format!("nats://{at}"))
+                    }
                     EngineKind::Etcd => resolved.settings.dynamo.etcd_endpoints = Some(at),
                     _ => {}
                 }
@@ -426,9 +431,12 @@ impl Placement {
         let mut args = spec.args.clone();
         args.extend(s.extra_args.iter().cloned());
         for &dep in &s.after {
-            let d = before
-                .get(dep)
-                .with_context(|| format!("server {} waits for server {dep}, which is not started before it", s.name))?;
+            let d = before.get(dep).with_context(|| {
+                format!(
+                    "server {} waits for server {dep}, which is not started before it",
+                    s.name
+                )
+            })?;
             let url = d.url.clone().context("a dependency has no URL")?;
             match d.plan.role {
                 ServerRole::Prefill => args.extend(["--prefill".into(), url]),
@@ -526,7 +534,11 @@ impl Placement {
             "run-plan: started {} ({}){}",
             s.name,
             s.engine.name(),
-            if port == 0 { String::new() } else { format!(" on port {port}") }
+            if port == 0 {
+                String::new()
+            } else {
+                format!(" on port {port}")
+            }
         ));
         Ok(Running {
             plan: s,
@@ -551,9 +563,13 @@ impl Placement {
         bench_log: &Path,
         stop: &mut watch::Receiver<Option<&'static str>>,
     ) -> anyhow::Result<Child> {
-        let spec = engine::spec(o.engine, &o.settings).map_err(|e| bad(format!("step {}: {e}", step.name)))?;
+        let spec = engine::spec(o.engine, &o.settings)
+            .map_err(|e| bad(format!("step {}: {e}", step.name)))?;
         if !o.dataset.exists() {
-            say(&format!("run-plan: writing dataset {}", o.dataset.display()));
+            say(&format!(
+                "run-plan: writing dataset {}",
+                o.dataset.display()
+            ));
             let log = std::fs::File::create(bench_log)?;
             let mut c = Command::new(&plan.llmb)
                 .args(&o.dataset_args)
@@ -586,7 +602,10 @@ impl Placement {
             c.arg(format!("--nodes={}", o.nodes.len()))
                 .arg("-w")
                 .arg(names.join(","))
-                .arg(format!("--ntasks={}", o.ranks_per_node as usize * o.nodes.len()))
+                .arg(format!(
+                    "--ntasks={}",
+                    o.ranks_per_node as usize * o.nodes.len()
+                ))
                 .arg(format!("--ntasks-per-node={}", o.ranks_per_node))
                 .args(["--mpi=pmix", "--overlap", "--kill-on-bad-exit=1"])
                 .arg(format!("--chdir={}", step.experiment_dir.display()));
@@ -596,7 +615,10 @@ impl Placement {
                         "--container-mounts={0}:{0}",
                         plan.install_dir.display()
                     ))
-                    .arg(format!("--container-workdir={}", step.experiment_dir.display()))
+                    .arg(format!(
+                        "--container-workdir={}",
+                        step.experiment_dir.display()
+                    ))
                     .arg("--container-writable")
                     .arg("--no-container-mount-home");
             }
@@ -628,7 +650,10 @@ async fn import_offline(
     o: &OfflineRun,
     bench_log: &Path,
 ) -> anyhow::Result<std::process::ExitStatus> {
-    let log = OpenOptions::new().create(true).append(true).open(bench_log)?;
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(bench_log)?;
     Command::new(&plan.llmb)
         .args(["import", "trtllm-bench"])
         .arg(&o.log)
@@ -683,7 +708,10 @@ async fn write_server_metrics(scrapers: Vec<(String, Scraper)>, dir: &Path) -> a
             lines.push(b'\n');
         }
         std::fs::write(dir.join(format!("server_metrics_{name}.jsonl")), lines)?;
-        views.insert(name, serde_json::to_value(ServerView::from_scrapes(&scrapes))?);
+        views.insert(
+            name,
+            serde_json::to_value(ServerView::from_scrapes(&scrapes))?,
+        );
     }
     std::fs::write(
         dir.join("servers.json"),
@@ -859,7 +887,10 @@ async fn wait_ready(
                 if probe.is_ready(code, &body) {
                     r.url = Some(format!("http://{host}:{p}"));
                     r.ready = true;
-                    say(&format!("run-plan: {} ready at http://{host}:{p}", r.plan.name));
+                    say(&format!(
+                        "run-plan: {} ready at http://{host}:{p}",
+                        r.plan.name
+                    ));
                     return Ok(());
                 }
             }
@@ -893,7 +924,8 @@ fn listening_port(log: &Path) -> Option<u16> {
 async fn http_get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect((host, port)).await.ok()?;
-        let req = format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
+        let req =
+            format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
         s.write_all(req.as_bytes()).await.ok()?;
         let mut buf = Vec::new();
         let _ = (&mut s).take(64 * 1024).read_to_end(&mut buf).await;

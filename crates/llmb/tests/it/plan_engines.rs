@@ -5,6 +5,7 @@
 //!
 //! Needs the llama.cpp engine prepared by scripts/test.sh (`LLMB_TEST_LLAMA=1`); otherwise each
 //! test says why and passes without checking anything.
+#![allow(clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -93,16 +94,28 @@ pub fn assert_exact(dir: &Path, n: usize) {
     assert_eq!(recs.len(), n, "{}", dir.display());
     for r in &recs {
         assert_eq!(r["outcome"]["kind"], "completed", "{r}");
-        assert_eq!(r["usage"]["prompt_tokens"], 64, "server-side input length: {r}");
+        assert_eq!(
+            r["usage"]["prompt_tokens"], 64,
+            "server-side input length: {r}"
+        );
         assert_eq!(r["input_tokens"], 64, "{r}");
         assert_eq!(r["usage"]["completion_tokens"], 16, "{r}");
     }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["requests"]["input_length_mismatches"], 0, "{summary}");
-    assert_eq!(summary["requests"]["output_length_mismatches"], 0, "{summary}");
+    assert_eq!(
+        summary["requests"]["input_length_mismatches"], 0,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["requests"]["output_length_mismatches"], 0,
+        "{summary}"
+    );
     assert!(
-        summary["tokenizer"].as_str().unwrap().contains("tokenizer.json"),
+        summary["tokenizer"]
+            .as_str()
+            .unwrap()
+            .contains("tokenizer.json"),
         "counted with the model's own tokenizer: {summary}"
     );
 }
@@ -131,7 +144,12 @@ fn llama_cpp_recipe_runs_through_the_local_launcher() {
     for (con, n) in [(1, 2), (4, 8)] {
         let d = dirs_containing(&exp, &format!("_CON{con}_chat"));
         assert_eq!(d.len(), 1, "{d:?}");
-        let stamp = std::fs::read_dir(&d[0]).unwrap().next().unwrap().unwrap().path();
+        let stamp = std::fs::read_dir(&d[0])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         assert_exact(&stamp, n);
     }
     let st = status(&exp);
@@ -141,7 +159,10 @@ fn llama_cpp_recipe_runs_through_the_local_launcher() {
     let logs = find_files(&exp, "chat-server0.log");
     assert_eq!(logs.len(), 1);
     let log = std::fs::read_to_string(&logs[0]).unwrap();
-    assert!(log.contains("llama-server") || log.contains("llama"), "{log}");
+    assert!(
+        log.contains("llama-server") || log.contains("llama"),
+        "{log}"
+    );
     assert_eq!(processes_under(&i.dir), Vec::<String>::new());
 }
 
@@ -175,7 +196,10 @@ fn engine_that_crashes_at_start_fails_with_its_log_tail() {
     assert!(show.contains("not-a-model.gguf"), "{show}");
     let st = status(&i.experiments("inference_smollm2-llamacpp"));
     assert_eq!(st["state"], "failed", "{st}");
-    assert!(st["error"].as_str().unwrap().contains("exited early"), "{st}");
+    assert!(
+        st["error"].as_str().unwrap().contains("exited early"),
+        "{st}"
+    );
     assert_eq!(processes_under(&i.dir), Vec::<String>::new());
 }
 
@@ -207,7 +231,10 @@ fn engine_that_never_gets_ready_is_stopped_at_the_deadline() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let id = job_id(&out);
     let show = String::from_utf8_lossy(&i.run(&["jobs", "show", &id], &[]).stdout).into_owned();
-    assert!(show.contains("engine chat-server0 not ready after 3s (GET /health"), "{show}");
+    assert!(
+        show.contains("engine chat-server0 not ready after 3s (GET /health"),
+        "{show}"
+    );
     assert!(show.contains("last lines of"), "{show}");
     eprintln!("never-ready run took {:?}", t0.elapsed());
     let st = status(&i.experiments("inference_smollm2-llamacpp"));
@@ -253,7 +280,7 @@ fn engine_that_dies_mid_run_keeps_the_results_so_far() {
     let mut args = vec!["submit"];
     args.extend_from_slice(SMOLLM);
     args.extend(["--launcher", "local"]);
-    let mut child: Child = i
+    let child: Child = i
         .cmd(
             &args,
             &[
@@ -277,22 +304,36 @@ fn engine_that_dies_mid_run_keeps_the_results_so_far() {
             .and_then(|l| std::fs::read_to_string(l).ok())
             .is_some_and(|t| t.matches("prompt eval time").count() >= 2)
     };
-    assert!(wait_for(Duration::from_secs(120), finished), "the engine served nothing");
+    assert!(
+        wait_for(Duration::from_secs(120), finished),
+        "the engine served nothing"
+    );
     let pid = kill_engine_in(&i.dir).expect("no llama-server running in the run folder");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let id = job_id(&out);
     let show = String::from_utf8_lossy(&i.run(&["jobs", "show", &id], &[]).stdout).into_owned();
-    assert!(show.contains("engine chat-server0 exited early (signal: 9"), "pid {pid}: {show}");
+    assert!(
+        show.contains("engine chat-server0 exited early (signal: 9"),
+        "pid {pid}: {show}"
+    );
     // The step's results are written: the requests served before the kill completed, the
     // rest failed, all recorded.
     let d = dirs_containing(&exp, "_CON1_chat");
     assert_eq!(d.len(), 1, "{d:?}");
-    let stamp = std::fs::read_dir(&d[0]).unwrap().next().unwrap().unwrap().path();
+    let stamp = std::fs::read_dir(&d[0])
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let recs = records(&stamp);
-    let completed = recs.iter().filter(|r| r["outcome"]["kind"] == "completed").count();
+    let completed = recs
+        .iter()
+        .filter(|r| r["outcome"]["kind"] == "completed")
+        .count();
     assert_eq!(recs.len(), 12, "{}", stamp.display());
-    assert!(completed >= 2 && completed < 12, "completed {completed}");
+    assert!((2..12).contains(&completed), "completed {completed}");
     assert!(stamp.join("summary.json").is_file());
     let st = status(&exp);
     assert_eq!(st["state"], "failed", "{st}");

@@ -399,11 +399,19 @@ fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
         v["node"].as_str().unwrap().to_owned()
     };
     let prefill_nodes: BTreeSet<String> = (0..6).map(|p| rank(&format!("prefill{p}"), 0)).collect();
-    assert_eq!(prefill_nodes.len(), 6, "one node per prefill server: {prefill_nodes:?}");
+    assert_eq!(
+        prefill_nodes.len(),
+        6,
+        "one node per prefill server: {prefill_nodes:?}"
+    );
     let decode_nodes: BTreeSet<String> = (0..8).map(|r| rank("decode0", r)).collect();
     assert_eq!(decode_nodes.len(), 2, "{decode_nodes:?}");
     assert!(prefill_nodes.is_disjoint(&decode_nodes));
-    assert_eq!(rank("frontend", 0), rank("prefill0", 0), "frontend on node 0");
+    assert_eq!(
+        rank("frontend", 0),
+        rank("prefill0", 0),
+        "frontend on node 0"
+    );
     // Concurrency 3 per decode server × 1 decode server; 10 × 3 measured requests.
     let d = dirs_containing(&exp, "_CON3_max_throughput");
     assert_eq!(d.len(), 1, "{d:?}");
@@ -429,14 +437,25 @@ fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
     assert_eq!(t["gpus"], 32);
     assert_eq!(t["decode_gpus"], 8);
     let all = t["output_tokens_per_s_per_gpu_span"].as_f64().unwrap();
-    let dec = t["output_tokens_per_s_per_decode_gpu_span"].as_f64().unwrap();
+    let dec = t["output_tokens_per_s_per_decode_gpu_span"]
+        .as_f64()
+        .unwrap();
     assert!((dec / all - 4.0).abs() < 1e-9, "{t}");
     let perf = std::fs::read_to_string(dir.join("perf_summary.txt")).unwrap();
-    assert!(perf.contains("Output Token Throughput per decode GPU (tps/gpu)"), "{perf}");
+    assert!(
+        perf.contains("Output Token Throughput per decode GPU (tps/gpu)"),
+        "{perf}"
+    );
     // The workers were scraped during the step: the decode worker generated the tokens.
     let servers: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("servers.json")).unwrap()).unwrap();
-    assert!(servers["max_throughput-decode0"]["samples"].as_u64().unwrap() >= 1, "{servers}");
+    assert!(
+        servers["max_throughput-decode0"]["samples"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{servers}"
+    );
     assert!(servers["max_throughput-prefill0"].is_object(), "{servers}");
     let status: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(find_files(&exp, "run_status.json")[0].clone()).unwrap(),

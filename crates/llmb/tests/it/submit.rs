@@ -216,10 +216,22 @@ fn bad_requests_are_refused_with_what_exists() {
     // A missing engine binary names itself and how to install it.
     let out = i.run(
         &[
-            "submit", "-w", "inference_smollm2-llamacpp", "-s", "135m", "--dtype", "q4",
-            "--scale", "1", "--launcher", "local",
+            "submit",
+            "-w",
+            "inference_smollm2-llamacpp",
+            "-s",
+            "135m",
+            "--dtype",
+            "q4",
+            "--scale",
+            "1",
+            "--launcher",
+            "local",
         ],
-        &[("PATH", "/usr/bin:/bin"), ("MODEL_PATH", "/nonexistent/model.gguf")],
+        &[
+            ("PATH", "/usr/bin:/bin"),
+            ("MODEL_PATH", "/nonexistent/model.gguf"),
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
