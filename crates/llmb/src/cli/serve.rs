@@ -55,11 +55,13 @@ pub struct SimArgs {
     /// its workers.
     #[arg(long, value_enum, default_value_t = SimRoleArg::Aggregated)]
     pub role: SimRoleArg,
-    /// With --role frontend: a prefill worker's base URL (http://HOST:PORT); repeat for more.
-    #[arg(long = "prefill", value_name = "URL", value_parser = parse_worker_url)]
+    /// With --role frontend: a prefill worker's base URL (http://HOST:PORT); repeat for
+    /// more (or separate them with commas).
+    #[arg(long = "prefill", value_name = "URL", value_parser = parse_worker_url, value_delimiter = ',')]
     pub prefill: Vec<WorkerUrl>,
-    /// With --role frontend: a decode worker's base URL (http://HOST:PORT); repeat for more.
-    #[arg(long = "decode", value_name = "URL", value_parser = parse_worker_url)]
+    /// With --role frontend: a decode worker's base URL (http://HOST:PORT); repeat for more
+    /// (or separate them with commas).
+    #[arg(long = "decode", value_name = "URL", value_parser = parse_worker_url, value_delimiter = ',')]
     pub decode: Vec<WorkerUrl>,
     /// Seed of output lengths, words and faults.
     #[arg(long, default_value_t = 0)]
@@ -146,6 +148,9 @@ mod tests {
         let urls: Vec<&str> = a.prefill.iter().map(WorkerUrl::as_str).collect();
         assert_eq!(urls, ["http://127.0.0.1:1", "http://127.0.0.1:2"]);
         assert_eq!(a.decode[0].authority(), "127.0.0.1:3");
+        // One flag with a list (how a plan's `extra` map, one value per key, can pass several).
+        let a = sim(&["--prefill", "http://h:1,http://h:2", "--role", "frontend"]).unwrap();
+        assert_eq!(a.prefill.len(), 2);
         let e = sim(&["--role", "frontend", "--decode", "127.0.0.1:3"]).unwrap_err();
         assert!(e.to_string().contains("http://HOST:PORT"), "{e}");
         assert!(sim(&["--role", "router"]).is_err());
