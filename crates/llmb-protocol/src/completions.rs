@@ -54,6 +54,9 @@ pub struct Sampling {
     /// Tokens per streamed chunk (TensorRT-LLM's `stream_interval`).
     #[serde(default)]
     pub stream_interval: Option<u32>,
+    /// llmb's disaggregation marker (`llmb_disagg`), set by the simulated frontend.
+    #[serde(default)]
+    pub llmb_disagg: Option<crate::disagg::DisaggPhase>,
 }
 
 /// `nvext` fields the simulator honours.

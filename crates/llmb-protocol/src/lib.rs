@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod clock;
 pub mod completions;
+pub mod disagg;
 pub mod error;
 pub mod sse;
 pub mod stream;

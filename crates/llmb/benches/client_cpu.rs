@@ -3,6 +3,7 @@
 //! 1, 64 and 1,024. Run with `cargo bench -p llmb --bench client_cpu`; figures in README.
 //! (`llmb selfbench` is the fuller harness: it compares with a reference reader and
 //! measures client lag; see docs/PERFORMANCE.md.)
+#![allow(clippy::print_stdout)] // a bench's table is its output
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -66,4 +67,5 @@ fn main() {
         );
     }
     let _ = sim.kill();
+    let _ = sim.wait();
 }

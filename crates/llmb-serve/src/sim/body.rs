@@ -1,5 +1,6 @@
-//! The response body type: a whole buffer, or a stream of chunks fed by a channel whose
-//! error ends the connection abruptly (how a reset mid-stream is simulated).
+//! The response body type: a whole buffer, a stream of chunks fed by a channel whose
+//! error ends the connection abruptly (how a reset mid-stream is simulated), or a worker's
+//! response relayed by the disaggregated frontend.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,6 +16,8 @@ pub enum SimBody {
     Full(Option<Bytes>),
     /// Chunk by chunk.
     Stream(mpsc::Receiver<Result<Bytes, std::io::Error>>),
+    /// A decode worker's body, passed on as it arrives.
+    Relay(Box<super::disagg::relay::Relay>),
 }
 
 impl SimBody {
@@ -35,11 +38,16 @@ impl Body for SimBody {
         match self.get_mut() {
             SimBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             SimBody::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data))),
+            SimBody::Relay(r) => Pin::new(r.as_mut()).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self, SimBody::Full(None))
+        match self {
+            SimBody::Full(b) => b.is_none(),
+            SimBody::Stream(_) => false,
+            SimBody::Relay(r) => r.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -47,6 +55,7 @@ impl Body for SimBody {
             SimBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             SimBody::Full(None) => SizeHint::with_exact(0),
             SimBody::Stream(_) => SizeHint::default(),
+            SimBody::Relay(r) => r.size_hint(),
         }
     }
 }

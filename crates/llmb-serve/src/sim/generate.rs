@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, Response, StatusCode};
 use llmb_protocol::completions::Sampling;
+use llmb_protocol::disagg::DisaggPhase;
 use llmb_protocol::Endpoint;
 use llmb_rand::Rng;
 use tokio::sync::mpsc;
@@ -40,6 +41,15 @@ pub struct Job {
     pub interval: u32,
     /// Injected fault.
     pub fault: Option<FaultKind>,
+    /// The disaggregated phase asked for (`None`: the whole request, aggregated).
+    pub phase: Option<DisaggPhase>,
+}
+
+impl Job {
+    /// Decode phase: the prompt's KV cache is already here, so there is no prefill work.
+    pub fn kv_transferred(&self) -> bool {
+        matches!(self.phase, Some(DisaggPhase::Decode { .. }))
+    }
 }
 
 /// Sub-seed of natural output lengths, so they are independent of the output words.
@@ -91,6 +101,7 @@ impl Source {
 }
 
 /// Starts the generation and returns the response (its body streams as tokens come).
+#[allow(clippy::result_large_err)] // the error is the HTTP answer, built once per request
 pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<SimBody>> {
     match job.fault {
         Some(FaultKind::Http500) => {
@@ -108,8 +119,10 @@ pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<Si
         _ => {}
     }
     let source = match &app.cfg.timing {
+        // With the KV cache transferred the first token is a decode step like the others:
+        // it comes one `itl` after arrival, and `ttft` (prefill) is skipped.
         Timing::Fixed { ttft, itl } => Source::Fixed {
-            next: job.arrival + *ttft,
+            next: job.arrival + if job.kv_transferred() { *itl } else { *ttft },
             itl: *itl,
         },
         Timing::Batched(_) => {
@@ -121,6 +134,7 @@ pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<Si
             if !sched.admit(Admit {
                 prompt_tokens: job.prompt_tokens,
                 output_tokens: job.output_tokens,
+                kv_transferred: job.kv_transferred(),
                 tokens: tx,
             }) {
                 return Err(error(StatusCode::SERVICE_UNAVAILABLE, "engine stopped"));
@@ -134,13 +148,16 @@ pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<Si
     } else {
         "application/json"
     };
-    tokio::spawn(run(app, job, source, tx));
-    Ok(Response::builder()
+    let mut resp = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, content_type)
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(SimBody::Stream(rx))
-        .expect("static response"))
+        .header(header::CACHE_CONTROL, "no-cache");
+    if job.kv_transferred() {
+        // Tells the frontend what to add to its output-token counter when the stream ends.
+        resp = resp.header(super::disagg::OUTPUT_TOKENS_HEADER, job.output_tokens);
+    }
+    tokio::spawn(run(app, job, source, tx));
+    Ok(resp.body(SimBody::Stream(rx)).expect("static response"))
 }
 
 type Tx = mpsc::Sender<Result<Bytes, std::io::Error>>;
@@ -148,6 +165,11 @@ type Tx = mpsc::Sender<Result<Bytes, std::io::Error>>;
 async fn run(app: Arc<App>, job: Job, mut source: Source, tx: Tx) {
     let fixed = matches!(source, Source::Fixed { .. });
     let kv = job.prompt_tokens + job.output_tokens;
+    let prefilled = if job.kv_transferred() {
+        0
+    } else {
+        job.prompt_tokens
+    };
     if fixed {
         app.metrics.request_started(kv);
     }
@@ -181,7 +203,7 @@ async fn run(app: Arc<App>, job: Job, mut source: Source, tx: Tx) {
             text.push_str(&words[rng.below(words.len() as u64) as usize]);
             if fixed {
                 app.metrics
-                    .add_tokens(if produced == 1 { job.prompt_tokens } else { 0 }, 1);
+                    .add_tokens(if produced == 1 { prefilled } else { 0 }, 1);
             }
             let last = produced == job.output_tokens;
             if job.stream && (pending >= job.interval || last) {

@@ -1,10 +1,12 @@
 //! The embedded simulated engine: a real OpenAI-compatible HTTP server (hyper, HTTP/1.1,
 //! keep-alive) whose tokens come from a continuous-batching scheduler or from fixed
 //! timings, with seeded fault injection. `spawn` binds (port 0 in tests) and returns a
-//! handle that stops it.
+//! handle that stops it. The engine can also be one role of a disaggregated deployment
+//! (`WorkerRole`), and `disagg::spawn_frontend` starts the frontend that ties them up.
 
 pub mod body;
 pub mod cost_model;
+pub mod disagg;
 pub mod faults;
 pub mod generate;
 pub mod metrics;
@@ -12,11 +14,14 @@ pub mod routes;
 pub mod scheduler;
 pub mod stream;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use llmb_tokenizer::Tokenizer;
@@ -42,11 +47,38 @@ pub enum Timing {
     },
 }
 
+/// The part of a deployment the engine plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WorkerRole {
+    /// The whole request on one engine; requests marked `llmb_disagg` are refused.
+    #[default]
+    Aggregated,
+    /// Serves prefill-phase requests (`llmb_disagg: {"phase":"prefill"}`): the prompt,
+    /// then one token in a non-streamed answer. Unmarked requests are served whole.
+    Prefill,
+    /// Serves decode-phase requests (`{"phase":"decode","prompt_tokens":N}`): no prefill,
+    /// the output streamed. Unmarked requests are served whole.
+    Decode,
+}
+
+impl WorkerRole {
+    /// `aggregated`, `prefill` or `decode`, as `--role` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerRole::Aggregated => "aggregated",
+            WorkerRole::Prefill => "prefill",
+            WorkerRole::Decode => "decode",
+        }
+    }
+}
+
 /// Everything the simulated engine needs to know.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// The served model name.
     pub model: String,
+    /// Aggregated, or one half of a disaggregated deployment.
+    pub role: WorkerRole,
     /// Seed of natural output lengths, output words and faults.
     pub seed: u64,
     /// Token timing.
@@ -63,6 +95,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             model: "llmb-sim".to_owned(),
+            role: WorkerRole::Aggregated,
             seed: 0,
             timing: Timing::Batched(SchedulerConfig::default()),
             faults: FaultPlan::none(),
@@ -111,7 +144,6 @@ pub async fn spawn(
     addr: SocketAddr,
 ) -> std::io::Result<SimHandle> {
     let listener = listen(addr)?;
-    let addr = listener.local_addr()?;
     let kv = match &cfg.timing {
         Timing::Batched(s) => s.kv_cache_tokens,
         Timing::Fixed { .. } => SchedulerConfig::default().kv_cache_tokens,
@@ -129,8 +161,18 @@ pub async fn spawn(
         started: std::time::SystemTime::now(),
         served: AtomicU64::new(0),
     });
+    serve(listener, move |req| routes::handle(app.clone(), req))
+}
+
+/// Serves `listener` with `handler` until the handle stops it.
+fn serve<H, F>(listener: TcpListener, handler: H) -> std::io::Result<SimHandle>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<body::SimBody>, std::convert::Infallible>> + Send + 'static,
+{
+    let addr = listener.local_addr()?;
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, app, stop_rx));
+    let task = tokio::spawn(accept_loop(listener, stop_rx, handler));
     Ok(SimHandle { addr, stop, task })
 }
 
@@ -150,7 +192,11 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(ACCEPT_BACKLOG)
 }
 
-async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop<H, F>(listener: TcpListener, mut stop: watch::Receiver<bool>, handler: H)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<body::SimBody>, std::convert::Infallible>> + Send + 'static,
+{
     loop {
         let conn = tokio::select! {
             c = listener.accept() => c,
@@ -162,10 +208,10 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Rece
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        let handler = handler.clone();
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| routes::handle(app.clone(), req));
+            let service = hyper::service::service_fn(handler);
             let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {

@@ -10,12 +10,13 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use llmb_protocol::chat::ChatRequest;
 use llmb_protocol::completions::{CompletionRequest, Prompt};
+use llmb_protocol::disagg::DisaggPhase;
 use llmb_protocol::Endpoint;
 use tokio::time::Instant;
 
 use super::body::SimBody;
 use super::generate::{self, Job};
-use super::App;
+use super::{App, WorkerRole};
 
 const MAX_BODY: usize = 64 << 20;
 
@@ -32,7 +33,7 @@ pub async fn handle(
         (&Method::POST, "/v1/completions") => {
             generation(app, req, Endpoint::Completions, arrival).await
         }
-        (&Method::GET, "/v1/models") => Ok(models(&app)),
+        (&Method::GET, "/v1/models") => Ok(models(&app.cfg.model, app.started)),
         (&Method::GET, "/health") => Ok(json(StatusCode::OK, br#"{"status":"healthy"}"#.to_vec())),
         (&Method::GET, "/metrics") => Ok(Response::builder()
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
@@ -49,14 +50,14 @@ pub async fn handle(
     Ok(resp.unwrap_or_else(|e| e))
 }
 
-fn models(app: &App) -> Response<SimBody> {
-    let created = app
-        .started
+/// `GET /v1/models`: the one served model.
+pub fn models(model: &str, started: std::time::SystemTime) -> Response<SimBody> {
+    let created = started
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let body = serde_json::json!({
         "object": "list",
-        "data": [{"id": app.cfg.model, "object": "model", "created": created, "owned_by": "llmb"}]
+        "data": [{"id": model, "object": "model", "created": created, "owned_by": "llmb"}]
     });
     json(StatusCode::OK, body.to_string().into_bytes())
 }
@@ -68,27 +69,36 @@ async fn generation(
     arrival: Instant,
 ) -> Result<Response<SimBody>, Response<SimBody>> {
     let raw = read_body(req).await?;
+    // A decode-phase request brings its prompt length with it: no need to count it.
+    let counted = |marked: Option<DisaggPhase>, count: &dyn Fn() -> u64| match marked {
+        Some(DisaggPhase::Decode { prompt_tokens }) => prompt_tokens,
+        _ => count(),
+    };
     let (model, sampling, prompt_tokens, max_tokens) = match endpoint {
         Endpoint::Chat => {
             let r: ChatRequest = parse(&raw)?;
-            let tokens = r.texts().map(|t| app.tokenizer.count(t) as u64).sum();
+            let tokens = counted(r.sampling.llmb_disagg, &|| {
+                r.texts().map(|t| app.tokenizer.count(t) as u64).sum()
+            });
             let max = r.max_tokens();
             (r.model, r.sampling, tokens, max)
         }
         Endpoint::Completions => {
             let r: CompletionRequest = parse(&raw)?;
-            let tokens = match &r.prompt {
+            if matches!(&r.prompt, Prompt::Texts(v) if v.len() != 1)
+                || matches!(&r.prompt, Prompt::IdLists(v) if v.len() != 1)
+            {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "batched prompts are not supported: send one prompt per request",
+                ));
+            }
+            let tokens = counted(r.sampling.llmb_disagg, &|| match &r.prompt {
                 Prompt::Text(t) => app.tokenizer.count(t) as u64,
                 Prompt::Ids(ids) => ids.len() as u64,
-                Prompt::Texts(v) if v.len() == 1 => app.tokenizer.count(&v[0]) as u64,
-                Prompt::IdLists(v) if v.len() == 1 => v[0].len() as u64,
-                _ => {
-                    return Err(error(
-                        StatusCode::BAD_REQUEST,
-                        "batched prompts are not supported: send one prompt per request",
-                    ))
-                }
-            };
+                Prompt::Texts(v) => app.tokenizer.count(&v[0]) as u64,
+                Prompt::IdLists(v) => v[0].len() as u64,
+            });
             let max = r.sampling.max_tokens.or(Some(16));
             (r.model, r.sampling, tokens, max)
         }
@@ -110,9 +120,11 @@ async fn generation(
             "max_tokens must be at least 1",
         ));
     }
+    let phase = sampling.llmb_disagg;
+    check_phase(app.cfg.role, phase)?;
     let n = app.metrics.request_received();
     let served = app.served.fetch_add(1, Relaxed);
-    let job = Job {
+    let mut job = Job {
         n: served,
         endpoint,
         arrival,
@@ -125,11 +137,43 @@ async fn generation(
             .unwrap_or(app.cfg.stream_interval)
             .max(1),
         fault: app.cfg.faults.pick(n),
+        phase,
     };
+    if phase == Some(DisaggPhase::Prefill) {
+        // Prefill, then answer with the first token in one body (whatever the request said).
+        job.output_tokens = 1;
+        job.stream = false;
+        job.include_usage = false;
+    }
     generate::respond(app, job)
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<SimBody>> {
+/// Refuses a phase this engine's role does not serve: a miswired frontend fails loudly
+/// instead of silently doing the other half's work.
+#[allow(clippy::result_large_err)] // the error is the HTTP answer, built once per request
+fn check_phase(role: WorkerRole, phase: Option<DisaggPhase>) -> Result<(), Response<SimBody>> {
+    if matches!(
+        (role, phase),
+        (_, None)
+            | (WorkerRole::Prefill, Some(DisaggPhase::Prefill))
+            | (WorkerRole::Decode, Some(DisaggPhase::Decode { .. }))
+    ) {
+        return Ok(());
+    }
+    let phase = phase.map_or("", DisaggPhase::as_str);
+    Err(error(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            "this engine runs --role {} and does not serve {phase}-phase requests \
+             (llmb_disagg); send them to a --role {phase} worker",
+            role.as_str()
+        ),
+    ))
+}
+
+/// The whole request body, refused over 64 MiB.
+#[allow(clippy::result_large_err)] // the error is the HTTP answer, built once per request
+pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<SimBody>> {
     let collected = req.into_body().collect().await.map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -146,6 +190,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<SimBody>> {
     Ok(b)
 }
 
+#[allow(clippy::result_large_err)] // the error is the HTTP answer, built once per request
 fn parse<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, Response<SimBody>> {
     serde_json::from_slice(raw).map_err(|e| {
         error(

@@ -6,7 +6,8 @@
 //! reserved at admission, as TensorRT-LLM's GUARANTEED_NO_EVICT); each iteration first
 //! gives every decoding sequence one token, then spends what is left of `max_num_tokens`
 //! on prefill chunks in arrival order (chunked prefill). A sequence whose prefill completes
-//! in an iteration produces its first token at the end of that iteration.
+//! in an iteration produces its first token at the end of that iteration. A sequence whose
+//! KV cache was transferred (disaggregated decode) is admitted already prefilled.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -49,6 +50,10 @@ pub struct Admit {
     pub prompt_tokens: u64,
     /// Tokens to generate.
     pub output_tokens: u64,
+    /// The prompt's KV cache came from a prefill worker (disaggregated decode): the
+    /// sequence holds its KV capacity as usual but skips prefill and decodes from its
+    /// first iteration.
+    pub kv_transferred: bool,
     /// Receives the number of tokens produced at each iteration that produced any.
     pub tokens: mpsc::UnboundedSender<u32>,
 }
@@ -114,7 +119,7 @@ impl State {
         }
         self.waiting.push_back(Seq {
             prompt: a.prompt_tokens,
-            prefilled: 0,
+            prefilled: if a.kv_transferred { a.prompt_tokens } else { 0 },
             target: a.output_tokens.max(1),
             generated: 0,
             tokens: a.tokens,
@@ -273,6 +278,7 @@ mod tests {
         st.push(Admit {
             prompt_tokens: prompt,
             output_tokens: out,
+            kv_transferred: false,
             tokens: tx,
         })
         .unwrap();
@@ -345,9 +351,37 @@ mod tests {
             .push(Admit {
                 prompt_tokens: 90,
                 output_tokens: 20,
+                kv_transferred: false,
                 tokens: tx
             })
             .is_err());
+    }
+
+    #[test]
+    fn transferred_kv_skips_prefill_but_holds_capacity() {
+        let mut st = State::new(cfg(8, 100, 1_000));
+        let (tx, mut d) = mpsc::unbounded_channel();
+        st.push(Admit {
+            prompt_tokens: 500,
+            output_tokens: 3,
+            kv_transferred: true,
+            tokens: tx,
+        })
+        .unwrap();
+        let mut b = admit(&mut st, 50, 2);
+        let p = st.plan();
+        // the transferred sequence decodes at once; the other one prefills next to it
+        assert_eq!((p.decode_seqs, p.prefill.clone()), (1, vec![0, 50]));
+        assert_eq!(st.occupancy().2, 503 + 52);
+        let (prompt, generated, firsts) = st.apply(&p);
+        assert_eq!((prompt, generated, firsts), (50, 2, 1));
+        assert_eq!((drain(&mut d), drain(&mut b)), (1, 1));
+        for _ in 0..2 {
+            let p = st.plan();
+            st.apply(&p);
+        }
+        assert_eq!(drain(&mut d), 2);
+        assert!(st.is_idle());
     }
 
     #[test]
