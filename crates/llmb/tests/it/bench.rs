@@ -1,6 +1,6 @@
 //! `llmb bench` against the simulated engine.
 
-use crate::support::{read_json, run, tempdir, Sim};
+use crate::support::{assert_ran, read_json, run, tempdir, Sim};
 
 fn records(dir: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("records.jsonl"))
@@ -95,7 +95,7 @@ fn injected_resets_are_counted_and_completed_records_stay_intact() {
         "--output-dir",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ran(&o);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("failed requests:"), "{stderr}");
     let recs = records(&out);
@@ -135,7 +135,7 @@ fn multi_token_chunks_are_split_into_tokens() {
         "--output-dir",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ran(&o);
     for r in records(&out) {
         let tokens: Vec<u64> = r["chunks"]
             .as_array()
@@ -165,7 +165,7 @@ fn sweep_writes_one_folder_per_point() {
         "--output-dir",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ran(&o);
     assert_eq!(records(&out.join("c1")).len(), 2);
     assert_eq!(records(&out.join("c4")).len(), 8);
     let s = read_json(out.join("sweep_summary.json"));
@@ -237,7 +237,7 @@ fn bad_input_is_one_line_and_exit_2() {
 fn no_arguments_benchmarks_the_embedded_engine() {
     let out = tempdir("default");
     let o = run(&["bench", "--output-dir", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ran(&o);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("PERFORMANCE OVERVIEW"));
     assert!(stdout.contains("Request Throughput (req/sec):"));
@@ -278,7 +278,7 @@ fn workers_split_one_schedule_and_merge_like_a_single_process() {
             "--output-dir",
             out.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_ran(&o);
         out
     };
     let one = run_with("1", "workers-1");
@@ -428,7 +428,7 @@ fn server_metrics_are_scraped_and_agree_with_the_client() {
         "--output-dir",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ran(&o);
     // One scrape before the first request and one after the last, at least.
     let lines = std::fs::read_to_string(out.join("server_metrics.jsonl")).unwrap();
     assert!(lines.lines().count() >= 2, "{lines}");
@@ -458,7 +458,7 @@ fn server_metrics_are_scraped_and_agree_with_the_client() {
         "--output-dir",
         off.to_str().unwrap(),
     ]);
-    assert!(o.status.success());
+    assert_ran(&o);
     assert!(!off.join("server_metrics.jsonl").exists());
     assert!(read_json(off.join("summary.json"))["server"]["view"].is_null());
 }

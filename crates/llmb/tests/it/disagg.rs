@@ -167,7 +167,7 @@ fn each_request_is_prefilled_then_decoded_with_the_documented_timing() {
         "--output-dir",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    crate::support::assert_ran(&o);
     let recs = records(&out);
     assert_eq!(recs.len() as u64, n);
     for r in &recs {
