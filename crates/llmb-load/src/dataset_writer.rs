@@ -6,7 +6,8 @@
 //! Lengths are drawn as `llmb bench` draws its synthetic prompts (same seed, same lengths);
 //! token ids are sampled without replacement within a request (with replacement when a
 //! request is longer than the vocabulary), as `random.sample` does in the reference,
-//! from the tokenizer's ordinary ids: never EOS or another special token.
+//! from the tokenizer's ordinary ids: never EOS or another special token. The reference
+//! swaps EOS for `eos + 1`; leaving every special out keeps the draw uniform instead.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -132,9 +133,6 @@ pub enum DatasetWriteError {
     /// Nothing to draw token ids from.
     #[error("tokenizer {0} has no ordinary (non-special) token ids to draw from; pass another --tokenizer")]
     EmptyVocabulary(String),
-    /// An id too large for the formatter's table (no real vocabulary comes close).
-    #[error("tokenizer {0} has token ids of 10,000,000 or more; llmb dataset supports smaller vocabularies")]
-    VocabularyTooLarge(String),
     /// A generator thread stopped without a result.
     #[error("a dataset generator thread failed")]
     Worker,
@@ -168,10 +166,10 @@ pub fn write(
     let generator = match spec.format {
         DatasetFormat::Trtllm => {
             let specials = tok.special_ids();
-            let table = IdTable::new(&tok.ordinary_ids(), tok.name())?;
-            written.vocabulary = table.entries.len();
+            let ids = IdSampler::new(tok.ordinary_ids(), tok.name())?;
+            written.vocabulary = ids.allowed.len();
             written.special_ids = specials.len();
-            Generator::Ids(table)
+            Generator::Ids(ids)
         }
         DatasetFormat::Prompts => {
             let count = usize::try_from(spec.num_requests).unwrap_or(usize::MAX);
@@ -322,17 +320,19 @@ struct Chunk {
 }
 
 enum Generator {
-    Ids(IdTable),
+    Ids(IdSampler),
     Prompts(SyntheticPrompts),
 }
 
 /// Per-thread working memory of the id sampler.
 #[derive(Default)]
 struct Scratch {
-    /// The id table, permuted in place and restored after each request.
-    pool: Vec<Entry>,
-    /// Swap targets of the current request, to undo them.
-    swaps: Vec<u32>,
+    /// Bit set over `0..=top`: ids not to draw (specials, gaps, ids already in the request).
+    blocked: Vec<u64>,
+    /// Ids of the current request, to unblock them afterwards.
+    picked: Vec<u32>,
+    /// The ordinary ids, permuted in place (long requests only) and restored.
+    pool: Vec<u32>,
 }
 
 impl Generator {
@@ -351,9 +351,9 @@ impl Generator {
             buf.extend_from_slice(b"{\"task_id\":");
             push_u64(&mut buf, i);
             match self {
-                Generator::Ids(table) => {
+                Generator::Ids(ids) => {
                     buf.extend_from_slice(b",\"input_ids\":[");
-                    table.sample(spec.seed, i, n_in, scratch, &mut buf);
+                    ids.sample(spec.seed, i, n_in, scratch, &mut buf);
                     buf.push(b']');
                 }
                 Generator::Prompts(plan) => {
@@ -378,84 +378,165 @@ impl Generator {
     }
 }
 
-/// A token id already formatted: up to 7 digits, the digit count in the last byte.
-type Entry = [u8; 8];
-
-/// The ids requests draw from, each formatted once.
-struct IdTable {
-    entries: Vec<Entry>,
+/// Draws token ids uniformly from the ordinary ids.
+struct IdSampler {
+    /// The ordinary ids, ascending.
+    allowed: Vec<u32>,
+    /// Bit set over `0..=top` of the ids that are not ordinary.
+    excluded: Vec<u64>,
 }
 
-impl IdTable {
-    fn new(ids: &[u32], tokenizer: &str) -> Result<IdTable, DatasetWriteError> {
-        if ids.is_empty() {
+impl IdSampler {
+    fn new(allowed: Vec<u32>, tokenizer: &str) -> Result<IdSampler, DatasetWriteError> {
+        let Some(&top) = allowed.last() else {
             return Err(DatasetWriteError::EmptyVocabulary(tokenizer.to_owned()));
+        };
+        let words = top as usize / 64 + 1;
+        let mut excluded = vec![u64::MAX; words];
+        for &id in &allowed {
+            excluded[id as usize / 64] &= !(1 << (id % 64));
         }
-        let mut entries = Vec::with_capacity(ids.len());
-        let mut digits = Vec::with_capacity(20);
-        for &id in ids {
-            digits.clear();
-            push_u64(&mut digits, u64::from(id));
-            if digits.len() > 7 {
-                return Err(DatasetWriteError::VocabularyTooLarge(tokenizer.to_owned()));
-            }
-            let mut e = [0u8; 8];
-            e[..digits.len()].copy_from_slice(&digits);
-            e[7] = digits.len() as u8;
-            entries.push(e);
-        }
-        Ok(IdTable { entries })
+        Ok(IdSampler { allowed, excluded })
     }
 
-    /// Appends `n` comma-separated ids of request `index`: a partial Fisher-Yates shuffle
-    /// of the pool (distinct ids), undone afterwards so every request starts from the same
-    /// pool and depends on its own index only.
+    /// Appends `n` comma-separated ids of request `index`, distinct within the request
+    /// (drawn with replacement only when `n` exceeds the vocabulary). Each request depends
+    /// on its own index only.
+    ///
+    /// Short requests (at most half the vocabulary) draw from `0..=top` and redraw ids
+    /// that are blocked in a small bit set (L1-resident, unlike a shuffled copy of the
+    /// vocabulary); longer ones run a partial Fisher-Yates shuffle that is undone after.
+    /// Both give every ordered sample of distinct ordinary ids the same probability.
     fn sample(&self, seed: u64, index: u64, n: u64, scratch: &mut Scratch, buf: &mut Vec<u8>) {
         let mut rng = Rng::for_item(seed ^ TOKEN_ID_STREAM, index);
-        let size = self.entries.len() as u64;
-        buf.reserve(n as usize * 8);
-        let put = |buf: &mut Vec<u8>, e: &Entry| {
-            buf.extend_from_slice(&e[..e[7] as usize]);
-            buf.push(b',');
-        };
+        let size = self.allowed.len() as u64;
+        let top = self.excluded.len() as u64 * 64 - 1;
+        // Written by index into room made up front: no per-id capacity checks or copies.
+        let start = buf.len();
+        let width = decimal_len(u32::try_from(top).unwrap_or(u32::MAX)) + 1;
+        buf.resize(start + n as usize * width, 0);
+        let out = buf.as_mut_slice();
+        let mut pos = start;
         if n > size {
             // Longer than the vocabulary: with replacement (`random.choices`).
             for _ in 0..n {
-                put(buf, &self.entries[rng.below(size) as usize]);
+                pos = put_id(out, pos, self.allowed[rng.below(size) as usize]);
             }
-        } else {
-            if scratch.pool.len() != self.entries.len() {
-                scratch.pool = self.entries.clone();
+        } else if n * 2 > size {
+            if scratch.pool.len() != self.allowed.len() {
+                scratch.pool.clone_from(&self.allowed);
             }
             let pool = &mut scratch.pool;
-            scratch.swaps.clear();
+            scratch.picked.clear();
             for t in 0..n {
                 let j = t + rng.below(size - t);
                 pool.swap(t as usize, j as usize);
-                scratch.swaps.push(j as u32);
-                put(buf, &pool[t as usize]);
+                scratch.picked.push(j as u32);
+                pos = put_id(out, pos, pool[t as usize]);
             }
-            for (t, &j) in scratch.swaps.iter().enumerate().rev() {
+            for (t, &j) in scratch.picked.iter().enumerate().rev() {
                 pool.swap(t, j as usize);
             }
+        } else {
+            if scratch.blocked.len() != self.excluded.len() {
+                scratch.blocked.clone_from(&self.excluded);
+            }
+            let blocked = &mut scratch.blocked;
+            scratch.picked.clear();
+            while (scratch.picked.len() as u64) < n {
+                let id = rng.below(top + 1);
+                let (word, bit) = ((id / 64) as usize, 1u64 << (id % 64));
+                if blocked[word] & bit != 0 {
+                    continue;
+                }
+                blocked[word] |= bit;
+                scratch.picked.push(id as u32);
+                pos = put_id(out, pos, id as u32);
+            }
+            for &id in &scratch.picked {
+                blocked[id as usize / 64] &= !(1u64 << (id % 64));
+            }
         }
-        if n > 0 {
-            buf.pop(); // the last comma
-        }
+        // Drop the last comma (and the unused room).
+        buf.truncate(if n > 0 { pos - 1 } else { pos });
     }
 }
 
-/// Appends the decimal digits of `v`.
+/// Decimal digits of `v`.
+fn decimal_len(v: u32) -> usize {
+    match v {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1_000..=9_999 => 4,
+        10_000..=99_999 => 5,
+        100_000..=999_999 => 6,
+        1_000_000..=9_999_999 => 7,
+        10_000_000..=99_999_999 => 8,
+        100_000_000..=999_999_999 => 9,
+        _ => 10,
+    }
+}
+
+/// Writes `id,` at `out[pos..]`; returns the end.
+#[inline(always)]
+fn put_id(out: &mut [u8], pos: usize, id: u32) -> usize {
+    let end = put_u32(out, pos, id);
+    out[end] = b',';
+    end + 1
+}
+
+/// Writes the digits of `v` at `out[pos..]`, two at a time; returns the end.
+#[inline(always)]
+fn put_u32(out: &mut [u8], pos: usize, mut v: u32) -> usize {
+    let end = pos + decimal_len(v);
+    let mut p = end;
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        p -= 2;
+        out[p] = DIGIT_PAIRS[r];
+        out[p + 1] = DIGIT_PAIRS[r + 1];
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        out[p - 2] = DIGIT_PAIRS[r];
+        out[p - 1] = DIGIT_PAIRS[r + 1];
+    } else {
+        out[p - 1] = b'0' + v as u8;
+    }
+    end
+}
+
+/// `"00" "01" ... "99"`.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Appends the decimal digits of `v`, two at a time.
 fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
-    loop {
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    } else {
         i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        tmp[i] = b'0' + v as u8;
     }
     buf.extend_from_slice(&tmp[i..]);
 }
@@ -537,7 +618,10 @@ mod tests {
         );
         let (out, w) = bytes(&tok, &s);
         let text = std::str::from_utf8(&out).unwrap();
-        assert!(text.starts_with("{\"task_id\":0,\"input_ids\":["), "{text:.40}");
+        assert!(
+            text.starts_with("{\"task_id\":0,\"input_ids\":["),
+            "{text:.40}"
+        );
         assert!(!text.contains(' '));
         let ls = lines(&out);
         assert_eq!(ls.len(), 300);
@@ -598,7 +682,7 @@ mod tests {
         assert_eq!(tok.special_ids(), [0, 1, 2]);
         assert_eq!(tok.ordinary_ids().len(), 34);
         // Shorter than the vocabulary: distinct ids; longer: drawn with replacement.
-        for n in [20, 34, 500] {
+        for n in [10, 20, 34, 500] {
             let (out, w) = bytes(
                 &tok,
                 &spec(DatasetFormat::Trtllm, 30, LengthSpec::fixed(n), 5),
@@ -610,6 +694,22 @@ mod tests {
                 assert!(ids.iter().all(|x| x.as_u64().unwrap() >= 3), "{ids:?}");
             }
         }
+        // Uniform over the 34 ordinary ids: 2000 requests x 10 ids = about 588 each.
+        let (out, _) = bytes(
+            &tok,
+            &spec(DatasetFormat::Trtllm, 2000, LengthSpec::fixed(10), 6),
+        );
+        let mut counts = std::collections::BTreeMap::new();
+        for l in lines(&out) {
+            for id in l["input_ids"].as_array().unwrap() {
+                *counts.entry(id.as_u64().unwrap()).or_insert(0u32) += 1;
+            }
+        }
+        assert_eq!(counts.len(), 34);
+        assert!(
+            counts.values().all(|c| (470..=710).contains(c)),
+            "{counts:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -637,10 +737,38 @@ mod tests {
 
     #[test]
     fn integers_format_like_display() {
-        for v in [0u64, 7, 10, 99, 100, 12_345, u64::MAX] {
+        for v in [
+            0u64,
+            7,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12_345,
+            100_255,
+            u64::MAX,
+        ] {
             let mut b = Vec::new();
             push_u64(&mut b, v);
             assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
+        }
+        for v in [
+            0u32,
+            9,
+            10,
+            99,
+            100,
+            9_999_999,
+            10_000_000,
+            123_456_789,
+            u32::MAX,
+        ] {
+            let mut out = [b'x'; 12];
+            let end = put_u32(&mut out, 1, v);
+            assert_eq!(std::str::from_utf8(&out[1..end]).unwrap(), v.to_string());
+            assert_eq!((out[0], out[end]), (b'x', b'x'));
         }
     }
 
