@@ -282,7 +282,10 @@ mod tests {
         assert!(!plan.verifies_all());
         for i in [0, 1, 17, n / 2, n - 1] {
             assert_eq!(plan.prompt(i).unwrap(), set.prompts[i]);
-            assert_eq!(tok.count(&set.prompts[i].text) as u64, set.prompts[i].tokens);
+            assert_eq!(
+                tok.count(&set.prompts[i].text) as u64,
+                set.prompts[i].tokens
+            );
         }
     }
 }
