@@ -2,6 +2,7 @@
 //! HTTP/SSE, real result files.
 
 mod bench;
+mod dataset;
 mod engine;
 mod launch_support;
 mod slurm;
