@@ -431,7 +431,11 @@ pub fn parse_log(text: &str) -> Result<TrtllmBenchReport> {
         if section == Section::Performance {
             // `[TPOT] P50    : 7.6079` (but not `Average ... [TTFT] (ms):  162.6706`).
             if let Some((tag, row, value)) = breakdown_row(trimmed) {
-                let v = number(line_no, &format!("[{}] {}", TAGS[tag], ROW_KEYS[row]), value)?;
+                let v = number(
+                    line_no,
+                    &format!("[{}] {}", TAGS[tag], ROW_KEYS[row]),
+                    value,
+                )?;
                 found.tags[tag].0[row] = Some(v);
                 continue;
             }

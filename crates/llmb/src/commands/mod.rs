@@ -3,6 +3,7 @@
 mod bench;
 mod dataset;
 mod embedded;
+mod import;
 mod install;
 mod jobs;
 mod run_plan;
@@ -50,6 +51,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Bench(args) => bench::run(*args).await,
         Command::Dataset(args) => dataset::run(args).await,
+        Command::Import(args) => import::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Selfbench(args) => selfbench::run(args).await,
         Command::SelfbenchReader(args) => selfbench::reader(args).await,

@@ -4,6 +4,7 @@
 mod bench;
 mod dataset;
 mod engine;
+mod import;
 mod launch_support;
 mod slurm;
 mod submit;
