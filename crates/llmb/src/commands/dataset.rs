@@ -96,19 +96,26 @@ pub async fn run(a: DatasetArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::OK)
 }
 
+/// Longest mean length accepted (a line is built in memory whole).
+const MAX_LENGTH: i64 = 10_000_000;
+/// Largest standard deviation accepted (keeps drawn lengths near [`MAX_LENGTH`]).
+const MAX_STDDEV: f64 = 1_000_000.0;
+
 fn length(flag: &str, v: i64) -> anyhow::Result<u64> {
-    u64::try_from(v)
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or_else(|| bad(format!("{flag} must be at least 1 token (got {v})")))
+    if !(1..=MAX_LENGTH).contains(&v) {
+        return Err(bad(format!(
+            "{flag} must be between 1 and {MAX_LENGTH} tokens (got {v})"
+        )));
+    }
+    Ok(v as u64)
 }
 
 fn stddev(flag: &str, v: f64) -> anyhow::Result<f64> {
-    if v.is_finite() && v >= 0.0 {
+    if v.is_finite() && (0.0..=MAX_STDDEV).contains(&v) {
         Ok(v)
     } else {
         Err(bad(format!(
-            "{flag} must be a number of tokens >= 0 (got {v}); 0 gives every request the same length"
+            "{flag} must be a number of tokens from 0 to {MAX_STDDEV} (got {v}); 0 gives every request the same length"
         )))
     }
 }

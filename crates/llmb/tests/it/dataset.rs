@@ -116,11 +116,19 @@ fn bad_flags_name_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["dataset", "--isl", "0", "-o", "-"],
-            "--isl must be at least 1",
+            "--isl must be between 1 and",
         ),
         (
             &["dataset", "--osl", "-3", "-o", "-"],
-            "--osl must be at least 1",
+            "--osl must be between 1 and",
+        ),
+        (
+            &["dataset", "--isl", "20000000", "-o", "-"],
+            "--isl must be between 1 and 10000000 tokens",
+        ),
+        (
+            &["dataset", "--osl-stddev", "nan", "-o", "-"],
+            "--osl-stddev must be",
         ),
         (
             &["dataset", "--isl-stddev", "-1", "-o", "-"],
