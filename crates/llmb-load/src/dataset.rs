@@ -116,7 +116,7 @@ pub enum DatasetError {
 }
 
 /// Sub-seed of output lengths, so they are independent of prompt lengths and words.
-const OUTPUT_LENGTH_STREAM: u64 = 0x4F53_4C00;
+pub(crate) const OUTPUT_LENGTH_STREAM: u64 = 0x4F53_4C00;
 
 /// Synthetic prompts of exact lengths with output lengths drawn per request.
 pub fn synthetic(

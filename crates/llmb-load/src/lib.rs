@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod dataset;
+pub mod dataset_writer;
 pub mod driver;
 pub mod limits;
 pub mod plan;

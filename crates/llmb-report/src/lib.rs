@@ -1,7 +1,8 @@
 //! Everything a person or another tool reads after a run: the trtllm-bench PERFORMANCE
 //! OVERVIEW, benchmark_serving's result block and JSON, GenAI-Perf's
 //! `profile_export_genai_perf.{json,csv}`, and llmb's own versioned `summary.json`.
-//! Each format is one module of pure functions from a [`Summary`](llmb_metrics::Summary).
+//! Each format is one module of pure functions from a [`Summary`](llmb_metrics::Summary);
+//! `trtllm_bench_log` reads trtllm-bench's own report back for offline runs.
 #![warn(missing_docs)]
 
 pub mod genai_perf;
@@ -10,6 +11,7 @@ pub mod run_dir;
 pub mod serving;
 pub mod summary_json;
 pub mod trtllm;
+pub mod trtllm_bench_log;
 
 /// Facts about the run that the formats print besides the metrics.
 #[derive(Debug, Clone, Default)]

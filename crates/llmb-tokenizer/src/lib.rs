@@ -7,7 +7,7 @@ mod prompts;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use prompts::{LengthSpec, PromptSet, PromptText};
+pub use prompts::{LengthSpec, PromptSet, PromptText, SyntheticPrompts};
 
 /// Why a tokenizer could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +139,55 @@ impl Tokenizer {
     pub fn words(&self) -> &[String] {
         &self.inner.words
     }
+
+    /// Ids of the special tokens, ascending: tiktoken's specials (`<|endoftext|>`, the
+    /// FIM markers, ...), or the added tokens a `tokenizer.json` marks `"special": true`
+    /// (BOS, EOS, padding, chat markers).
+    pub fn special_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = match &self.inner.backend {
+            Backend::Tiktoken(b) => b
+                .special_tokens()
+                .into_iter()
+                .flat_map(|s| b.encode_with_special_tokens(s))
+                .collect(),
+            Backend::HuggingFace(t) => t
+                .get_added_tokens_decoder()
+                .into_iter()
+                .filter(|(_, tok)| tok.special)
+                .map(|(id, _)| id)
+                .collect(),
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Every id of the vocabulary that is not a special token, ascending: what random
+    /// token-id prompts draw from, so a server never sees an EOS or a chat marker.
+    pub fn ordinary_ids(&self) -> Vec<u32> {
+        let special = self.special_ids();
+        let mut ids: Vec<u32> = match &self.inner.backend {
+            // The ordinary ranks are dense from 0; the specials sit above them (possibly
+            // with gaps), so probe up to the largest special id.
+            Backend::Tiktoken(b) => {
+                let top = special.last().copied().unwrap_or(0);
+                let mut ids = Vec::new();
+                let mut rank = 0u32;
+                while rank <= top || b.decode_bytes(&[rank]).is_ok() {
+                    if b.decode_bytes(&[rank]).is_ok() {
+                        ids.push(rank);
+                    }
+                    rank += 1;
+                }
+                ids
+            }
+            Backend::HuggingFace(t) => t.get_vocab(true).into_values().collect(),
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids.retain(|id| special.binary_search(id).is_err());
+        ids
+    }
 }
 
 impl Inner {
@@ -178,6 +227,17 @@ mod tests {
         let t = Tokenizer::builtin().unwrap();
         assert!(t.words().len() > 300, "{}", t.words().len());
         assert_eq!(t.count(" the quick brown"), 3);
+    }
+
+    #[test]
+    fn builtin_vocabulary_without_specials() {
+        let t = Tokenizer::builtin().unwrap();
+        let special = t.special_ids();
+        // cl100k_base: <|endoftext|> 100257, three FIM markers, <|endofprompt|> 100276.
+        assert_eq!(special, [100257, 100258, 100259, 100260, 100276]);
+        let ids = t.ordinary_ids();
+        assert_eq!(ids.len(), 100_256);
+        assert_eq!((ids[0], ids[ids.len() - 1]), (0, 100_255));
     }
 
     #[test]

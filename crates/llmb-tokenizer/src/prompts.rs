@@ -55,62 +55,27 @@ impl PromptSet {
     /// A prompt is `n` words that are one token each under `tok`, joined by spaces; with a
     /// pre-tokenizer that splits at spaces (every BPE and SentencePiece model in use) that
     /// is `n` tokens by construction. Every [`VERIFY_EVERY`]th prompt is counted with the
-    /// real tokenizer (every prompt of a set of at most [`VERIFY_ALL_UP_TO`]); if any of
-    /// those needed adjusting, the construction does not hold for
-    /// this tokenizer and every prompt is counted and adjusted. (The server's own
-    /// `usage.prompt_tokens` is compared with these lengths after the run as well.)
+    /// real tokenizer first (every prompt of a set of at most [`VERIFY_ALL_UP_TO`]); if any
+    /// of those needed adjusting, the construction does not hold for this tokenizer and
+    /// every prompt is counted and adjusted. (The server's own `usage.prompt_tokens` is
+    /// compared with these lengths after the run as well.)
     pub fn synthetic(
         tok: &Tokenizer,
         count: usize,
         lengths: LengthSpec,
         seed: u64,
     ) -> Result<PromptSet, TokenizerError> {
-        match PromptSet::build(tok, count, lengths, seed, Verify::Sample)? {
-            Some(set) => Ok(set),
-            None => Ok(PromptSet::build(tok, count, lengths, seed, Verify::All)?
-                .expect("verifying every prompt never gives up")),
-        }
-    }
-
-    /// `None` when a sampled prompt did not have the constructed length.
-    fn build(
-        tok: &Tokenizer,
-        count: usize,
-        lengths: LengthSpec,
-        seed: u64,
-        verify: Verify,
-    ) -> Result<Option<PromptSet>, TokenizerError> {
+        let plan = SyntheticPrompts::new(tok, count, lengths, seed)?;
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(count.max(1));
         let per = count.div_ceil(threads.max(1));
-        type Part = Result<Option<Vec<PromptText>>, TokenizerError>;
-        // One in 16, but no more than about VERIFY_SAMPLE_MAX prompts in all.
-        let stride = VERIFY_EVERY.max(count / VERIFY_SAMPLE_MAX);
-        let failed = &std::sync::atomic::AtomicBool::new(false);
-        let results: Vec<Part> = std::thread::scope(|s| {
+        let plan = &plan;
+        let results: Vec<Result<Vec<PromptText>, TokenizerError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     let range = (t * per)..((t + 1) * per).min(count);
-                    s.spawn(move || {
-                        let mut out = Vec::with_capacity(range.len());
-                        for i in range {
-                            if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                                return Ok(None);
-                            }
-                            let check = verify == Verify::All
-                                || count <= VERIFY_ALL_UP_TO
-                                || i % stride == 0;
-                            let n = lengths.draw(seed, i as u64 * 2);
-                            let (p, adjusted) = one_prompt(tok, n, seed, i as u64, check)?;
-                            if adjusted && verify == Verify::Sample {
-                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                                return Ok(None);
-                            }
-                            out.push(p);
-                        }
-                        Ok(Some(out))
-                    })
+                    s.spawn(move || range.map(|i| plan.prompt(i)).collect())
                 })
                 .collect();
             handles
@@ -119,13 +84,95 @@ impl PromptSet {
                 .collect()
         });
         let mut prompts = Vec::with_capacity(count);
-        for r in results {
-            match r? {
-                Some(part) => prompts.extend(part),
-                None => return Ok(None),
-            }
+        for part in results {
+            prompts.extend(part?);
         }
-        Ok(Some(PromptSet { prompts }))
+        Ok(PromptSet { prompts })
+    }
+}
+
+/// The prompts of [`PromptSet::synthetic`], one at a time: each prompt depends only on
+/// its index, so a caller can build any range on any thread (`llmb dataset` streams
+/// them to a file in chunks) and get the same text as the whole set.
+#[derive(Debug, Clone)]
+pub struct SyntheticPrompts {
+    tok: Tokenizer,
+    lengths: LengthSpec,
+    seed: u64,
+    verify_all: bool,
+}
+
+impl SyntheticPrompts {
+    /// Checks the construction on the sampled prompts (in parallel) and decides whether
+    /// every prompt must be counted.
+    pub fn new(
+        tok: &Tokenizer,
+        count: usize,
+        lengths: LengthSpec,
+        seed: u64,
+    ) -> Result<SyntheticPrompts, TokenizerError> {
+        let mut plan = SyntheticPrompts {
+            tok: tok.clone(),
+            lengths,
+            seed,
+            verify_all: count <= VERIFY_ALL_UP_TO,
+        };
+        if plan.verify_all {
+            return Ok(plan);
+        }
+        // One in 16, but no more than about VERIFY_SAMPLE_MAX prompts in all.
+        let stride = VERIFY_EVERY.max(count / VERIFY_SAMPLE_MAX);
+        let sampled: Vec<usize> = (0..count).step_by(stride).collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(sampled.len().max(1));
+        let per = sampled.len().div_ceil(threads);
+        let adjusted = std::sync::atomic::AtomicBool::new(false);
+        let this = &plan;
+        let results: Vec<Result<(), TokenizerError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = sampled
+                .chunks(per.max(1))
+                .map(|part| {
+                    let adjusted = &adjusted;
+                    s.spawn(move || {
+                        for &i in part {
+                            if adjusted.load(std::sync::atomic::Ordering::Relaxed) {
+                                break;
+                            }
+                            if this.build(i, true)?.1 {
+                                adjusted.store(true, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("prompt thread panicked"))
+                .collect()
+        });
+        for r in results {
+            r?;
+        }
+        plan.verify_all = adjusted.into_inner();
+        Ok(plan)
+    }
+
+    /// True when every prompt is counted with the tokenizer (small sets, or a tokenizer
+    /// for which the one-word-one-token construction failed on a sample).
+    pub fn verifies_all(&self) -> bool {
+        self.verify_all
+    }
+
+    /// Prompt `index`.
+    pub fn prompt(&self, index: usize) -> Result<PromptText, TokenizerError> {
+        Ok(self.build(index, self.verify_all)?.0)
+    }
+
+    fn build(&self, index: usize, check: bool) -> Result<(PromptText, bool), TokenizerError> {
+        let n = self.lengths.draw(self.seed, index as u64 * 2);
+        one_prompt(&self.tok, n, self.seed, index as u64, check)
     }
 }
 
@@ -136,12 +183,6 @@ pub const VERIFY_EVERY: usize = 16;
 pub const VERIFY_SAMPLE_MAX: usize = 512;
 /// ...and sets this small are counted whole (at least 64 samples above it).
 pub const VERIFY_ALL_UP_TO: usize = 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verify {
-    Sample,
-    All,
-}
 
 /// One prompt of exactly `n` tokens (counted with the tokenizer when `check`); the flag
 /// says whether counting showed the construction was off and words were adjusted.
@@ -225,5 +266,26 @@ mod tests {
                 .tokens,
             1
         );
+    }
+
+    #[test]
+    fn one_at_a_time_equals_the_whole_set() {
+        // Above VERIFY_ALL_UP_TO, so only a sample is counted.
+        let tok = Tokenizer::builtin().unwrap();
+        let spec = LengthSpec {
+            mean: 6,
+            stddev: 2.0,
+        };
+        let n = VERIFY_ALL_UP_TO + 100;
+        let set = PromptSet::synthetic(&tok, n, spec, 11).unwrap();
+        let plan = SyntheticPrompts::new(&tok, n, spec, 11).unwrap();
+        assert!(!plan.verifies_all());
+        for i in [0, 1, 17, n / 2, n - 1] {
+            assert_eq!(plan.prompt(i).unwrap(), set.prompts[i]);
+            assert_eq!(
+                tok.count(&set.prompts[i].text) as u64,
+                set.prompts[i].tokens
+            );
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Command-line types (clap derive only): what the user may type, documented on the fields.
 
 pub mod bench;
+pub mod dataset;
+pub mod import;
 pub mod launch;
 pub mod llmb_run;
 pub mod selfbench;
@@ -22,6 +24,8 @@ const EXAMPLES: &str = "Examples:
   llmb serve sim --port 8000 --ttft-ms 50 --itl-ms 10
   llmb bench --url http://127.0.0.1:8000 --isl 128 --osl 64 --concurrency 16 --num-requests 200
   llmb bench --url http://host:8000 --concurrency 512 --workers 4   one schedule, 4 client processes
+  llmb dataset --isl 8000 --osl 512 --num-requests 50000 -o ds.txt   a trtllm-bench dataset
+  llmb import trtllm-bench run_1234.out        trtllm-bench's report as llmb result files
   llmb selfbench --quick                       llmb's client against a minimal reference reader
   llmb init --install-dir /lustre/llmb --gpu-type gb200     then: export LLMB_INSTALL=/lustre/llmb
   llmb submit -w inference_llama3.3 -s 70b --dtype nvfp4 --scale 1 --engine sim
@@ -32,6 +36,10 @@ const EXAMPLES: &str = "Examples:
 pub enum Command {
     /// Generate load against an OpenAI-compatible server and report every tool's metrics.
     Bench(Box<bench::BenchArgs>),
+    /// Write a trtllm-bench dataset file: random token ids (or exact-length prompts) of drawn lengths.
+    Dataset(dataset::DatasetArgs),
+    /// Read another tool's report into llmb result files (`llmb import trtllm-bench LOG`).
+    Import(import::ImportArgs),
     /// Start an engine (the embedded simulator: `llmb serve sim`).
     Serve(serve::ServeArgs),
     /// Measure llmb's own client against a minimal reference reader (docs/PERFORMANCE.md).

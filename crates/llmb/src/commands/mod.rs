@@ -1,7 +1,9 @@
 //! One async function per subcommand; `dispatch` picks it. Exit codes are defined here.
 
 mod bench;
+mod dataset;
 mod embedded;
+mod import;
 mod install;
 mod jobs;
 mod run_plan;
@@ -48,6 +50,8 @@ pub fn bad(msg: impl Into<String>) -> anyhow::Error {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Bench(args) => bench::run(*args).await,
+        Command::Dataset(args) => dataset::run(args).await,
+        Command::Import(args) => import::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Selfbench(args) => selfbench::run(args).await,
         Command::SelfbenchReader(args) => selfbench::reader(args).await,

@@ -2,8 +2,10 @@
 //! HTTP/SSE, real result files.
 
 mod bench;
+mod dataset;
 mod disagg;
 mod engine;
+mod import;
 mod launch_support;
 mod plan_engines;
 mod slurm;
