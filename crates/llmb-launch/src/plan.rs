@@ -649,6 +649,18 @@ impl Plan {
                     .unwrap_or_default()
             );
             let _ = writeln!(t, "  $ {}", s.command_line()?);
+            if !s.after.is_empty() {
+                let names: Vec<&str> = s
+                    .after
+                    .iter()
+                    .filter_map(|&i| uc.servers.get(i).map(|d| d.name.as_str()))
+                    .collect();
+                let _ = writeln!(
+                    t,
+                    "  starts when ready: {} (their URLs are added as --prefill/--decode)",
+                    names.join(", ")
+                );
+            }
             spec_text(&mut t, &spec);
         }
         for step in self.use_cases.iter().flat_map(|u| &u.steps) {
