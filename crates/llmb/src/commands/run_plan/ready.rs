@@ -1,0 +1,184 @@
+//! Watching engines: readiness by each engine's own rule with a deadline and backoff, early
+//! exits with the log tail, and stopping (signal, grace, SIGKILL to the process group).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use llmb_serve::engine::{StopPolicy, StopSignal};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Child;
+
+use super::*;
+use crate::commands::jobs::tail;
+
+/// How long an engine may take to answer `/health` (override: `LLMB_READY_TIMEOUT_S`).
+pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// `Some(error)` when the engine has exited.
+pub(super) fn exited(r: &mut Running<'_>) -> anyhow::Result<Option<String>> {
+    Ok(r.child.try_wait()?.map(|st| {
+        format!(
+            "engine {} exited early ({st}); last lines of {}:\n{}",
+            r.plan.name,
+            r.plan.log.display(),
+            tail(&r.plan.log, LOG_TAIL).unwrap_or_default()
+        )
+    }))
+}
+
+/// The first engine that has exited, if any.
+pub(super) fn any_exited(running: &mut [Running<'_>]) -> anyhow::Result<Option<String>> {
+    for r in running {
+        if let Some(e) = exited(r)? {
+            return Ok(Some(e));
+        }
+    }
+    Ok(None)
+}
+
+/// Polls (with backoff) until server `i` is ready: its port known and its readiness probe
+/// met. An engine without a probe of its own is ready once started (a Dynamo worker is
+/// judged by the frontend's health, which lists it). Any engine exiting meanwhile fails.
+pub(super) async fn wait_ready(
+    running: &mut [Running<'_>],
+    i: usize,
+    placement: &Placement,
+) -> anyhow::Result<()> {
+    if running.get(i).is_none_or(|r| r.ready) {
+        return Ok(());
+    }
+    let timeout = std::env::var("LLMB_READY_TIMEOUT_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(READY_TIMEOUT, Duration::from_secs);
+    let deadline = Instant::now() + timeout;
+    let host = placement.host_of(running[i].plan);
+    let mut pause = Duration::from_millis(20);
+    loop {
+        if let Some(e) = any_exited(running)? {
+            anyhow::bail!("{e}");
+        }
+        let r = &mut running[i];
+        let Some(probe) = r.spec.health.clone() else {
+            r.url = r.port.map(|p| format!("http://{host}:{p}"));
+            r.ready = true;
+            return Ok(());
+        };
+        if r.port.is_none() {
+            r.port = listening_port(&r.plan.log);
+        }
+        if let Some(p) = r.port {
+            if let Some((code, body)) = http_get(&host, p, &probe.path).await {
+                if probe.is_ready(code, &body) {
+                    r.url = Some(format!("http://{host}:{p}"));
+                    r.ready = true;
+                    say(&format!(
+                        "run-plan: {} ready at http://{host}:{p}",
+                        r.plan.name
+                    ));
+                    return Ok(());
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "engine {} not ready after {}s (GET {} on {host}:{}); last lines of {}:\n{}",
+                r.plan.name,
+                timeout.as_secs(),
+                probe.path,
+                r.port.map_or_else(|| "?".into(), |p| p.to_string()),
+                r.plan.log.display(),
+                tail(&r.plan.log, LOG_TAIL).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// The port in the engine's `listening on http://HOST:PORT` line.
+pub(super) fn listening_port(log: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines().find_map(|l| {
+        let url = l.split("listening on ").nth(1)?.split_whitespace().next()?;
+        url.trim_end_matches('/').rsplit(':').next()?.parse().ok()
+    })
+}
+
+/// One `GET path` over HTTP/1.0: the status and (up to 64 KiB of) the body.
+pub(super) async fn http_get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        let req =
+            format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut buf = Vec::new();
+        let _ = (&mut s).take(64 * 1024).read_to_end(&mut buf).await;
+        let text = String::from_utf8_lossy(&buf);
+        let code = text.split_whitespace().nth(1)?.parse().ok()?;
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        Some((code, body.to_string()))
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The stop signal, up to the engine's grace, then SIGKILL. A local engine runs in its own
+/// process group, which is signalled whole.
+pub(super) async fn terminate(child: &mut Child, policy: StopPolicy) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    let sig = match policy.signal {
+        StopSignal::Term => libc::SIGTERM,
+        StopSignal::Int => libc::SIGINT,
+    };
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: kill(2) on our own child's pid (and its group, when it leads one), which
+        // has not been reaped yet.
+        unsafe {
+            if libc::getpgid(pid) == pid {
+                libc::kill(-pid, sig);
+            } else {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+    if tokio::time::timeout(policy.grace, child.wait())
+        .await
+        .is_err()
+    {
+        if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: as above.
+            unsafe {
+                if libc::getpgid(pid) == pid {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
+        }
+        let _ = child.kill().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_from_log_line() {
+        let d = std::env::temp_dir().join(format!("llmb-rp-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let f = d.join("e.log");
+        std::fs::write(
+            &f,
+            "noise\nllmb sim engine serving model m listening on http://0.0.0.0:41234\n",
+        )
+        .unwrap();
+        assert_eq!(listening_port(&f), Some(41234));
+        std::fs::write(&f, "starting\n").unwrap();
+        assert_eq!(listening_port(&f), None);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
