@@ -227,8 +227,8 @@ mod tests {
     use super::*;
     use crate::trtllm_bench_log::parse_log;
 
-    const FILLED_021: &str = include_str!("../tests/fixtures/trtllm_bench_0.21_filled.log");
-    const NO_STREAMING: &str = include_str!("../tests/fixtures/trtllm_bench_no_streaming.log");
+    const FILLED_021: &str = include_str!("../tests/fixtures/trtllm_bench_0.21_filled.out");
+    const NO_STREAMING: &str = include_str!("../tests/fixtures/trtllm_bench_no_streaming.out");
 
     fn close(a: &Value, b: f64) -> bool {
         (a.as_f64().unwrap() - b).abs() <= 1e-6 * b.abs().max(1.0)

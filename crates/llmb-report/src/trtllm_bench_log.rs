@@ -959,10 +959,10 @@ fn python_exp(v: f64) -> String {
 mod tests {
     use super::*;
 
-    const STREAMING: &str = include_str!("../tests/fixtures/trtllm_bench_streaming.log");
-    const VERBATIM_021: &str = include_str!("../tests/fixtures/trtllm_bench_0.21_verbatim.log");
-    const FILLED_021: &str = include_str!("../tests/fixtures/trtllm_bench_0.21_filled.log");
-    const NO_STREAMING: &str = include_str!("../tests/fixtures/trtllm_bench_no_streaming.log");
+    const STREAMING: &str = include_str!("../tests/fixtures/trtllm_bench_streaming.out");
+    const VERBATIM_021: &str = include_str!("../tests/fixtures/trtllm_bench_0.21_verbatim.out");
+    const FILLED_021: &str = include_str!("../tests/fixtures/trtllm_bench_0.21_filled.out");
+    const NO_STREAMING: &str = include_str!("../tests/fixtures/trtllm_bench_no_streaming.out");
 
     fn b(v: [f64; 7]) -> Breakdown {
         Breakdown {

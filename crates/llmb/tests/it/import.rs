@@ -106,7 +106,7 @@ fn a_real_layout_log_and_bad_files() {
     let o = run(&[
         "import",
         "trtllm-bench",
-        fixture("trtllm_bench_streaming.log").to_str().unwrap(),
+        fixture("trtllm_bench_streaming.out").to_str().unwrap(),
         "--quiet",
         "--output-dir",
         dir.to_str().unwrap(),
@@ -126,7 +126,7 @@ fn a_real_layout_log_and_bad_files() {
     let junk = dir.join("junk.log");
     std::fs::write(&junk, "nothing to see\n").unwrap();
     let truncated = dir.join("truncated.log");
-    let full = std::fs::read_to_string(fixture("trtllm_bench_streaming.log")).unwrap();
+    let full = std::fs::read_to_string(fixture("trtllm_bench_streaming.out")).unwrap();
     let cut = full.find("Total Latency").unwrap();
     std::fs::write(&truncated, &full[..cut]).unwrap();
     let cases = [
