@@ -46,9 +46,13 @@ pub struct DriverContext {
     pub interrupt: watch::Receiver<bool>,
     /// Worker threads of the runtime, for the CPU verdict.
     pub threads: usize,
-    /// The run's origin, when several processes share one (`--workers`): the driver waits
-    /// for it, and every instant in the records counts from it.
+    /// The common start, when several processes share one (`--workers`): the driver waits
+    /// for it.
     pub start_at: Option<Instant>,
+    /// The instant every time in the records counts from (default: `start_at`, else now).
+    /// With `--workers` and a warm-up it is when the parent's warm-up began, so warm-up and
+    /// measured records share one clock, as in a single process.
+    pub origin: Option<Instant>,
 }
 
 struct Phase {
@@ -67,10 +71,10 @@ pub async fn run(
     if let Some(at) = ctx.start_at {
         tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
     }
-    let origin = ctx.start_at.unwrap_or_else(Instant::now);
+    let origin = ctx.origin.or(ctx.start_at).unwrap_or_else(Instant::now);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let mut interrupted = false;
-    if plan.warmup > 0 {
+    if plan.warmup > 0 && !plan.warmup_done {
         let phase = Phase {
             first_id: 0,
             count: Some(plan.warmup),

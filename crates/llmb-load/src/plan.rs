@@ -45,6 +45,9 @@ pub struct LoadPlan {
     pub count: Option<u64>,
     /// Requests sent first and left out of the metrics.
     pub warmup: u64,
+    /// The warm-up already ran elsewhere (the parent of `--workers` runs it for all): skip
+    /// it, but still number the measured requests from `warmup` on, as one process would.
+    pub warmup_done: bool,
     /// Client-side concurrency limit.
     pub concurrency: Concurrency,
     /// When requests are due.

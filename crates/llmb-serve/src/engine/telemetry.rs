@@ -136,6 +136,7 @@ pub async fn fetch(addr: &str, path: &str, timeout: Duration) -> Result<String, 
 pub struct Scraper {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Vec<Scrape>>,
+    first: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Scraper {
@@ -143,16 +144,21 @@ impl Scraper {
     /// Scrapes that fail are skipped (an engine without metrics gives no samples).
     pub fn start(addr: String, path: String, names: CommonMetrics, interval: Duration) -> Scraper {
         let (stop, mut rx) = watch::channel(false);
+        let (first_tx, first) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
             let t0 = Instant::now();
             let mut out = Vec::new();
             let limit = Duration::from_secs(5);
+            let mut first_tx = Some(first_tx);
             loop {
                 if let Ok(text) = fetch(&addr, &path, limit).await {
                     out.push(Scrape {
                         at_ms: t0.elapsed().as_secs_f64() * 1000.0,
                         sample: CommonSample::from_exposition(&text, &names),
                     });
+                }
+                if let Some(tx) = first_tx.take() {
+                    let _ = tx.send(());
                 }
                 if *rx.borrow() {
                     return out;
@@ -164,7 +170,19 @@ impl Scraper {
                 }
             }
         });
-        Scraper { stop, task }
+        Scraper {
+            stop,
+            task,
+            first: Some(first),
+        }
+    }
+
+    /// Waits until the first scrape has been tried (so a baseline taken before the load
+    /// starts really precedes it).
+    pub async fn first_scrape(&mut self) {
+        if let Some(rx) = self.first.take() {
+            let _ = rx.await;
+        }
     }
 
     /// Takes a last scrape and returns them all.

@@ -305,6 +305,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             requests,
             count,
             warmup: a.warmup,
+            warmup_done: false,
             concurrency: point.concurrency,
             arrival,
             duration: a.duration,
@@ -349,6 +350,11 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
                 Duration::from_secs(1),
             )
         });
+        // The baseline scrape comes before the first request, so counters diff exactly.
+        let mut scraper = scraper;
+        if let Some(s) = scraper.as_mut() {
+            s.first_scrape().await;
+        }
         let result = if a.workers > 1 {
             let shared = workers::Shared {
                 target: &target,
@@ -371,6 +377,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
                 interrupt: interrupt_rx.clone(),
                 threads,
                 start_at: None,
+                origin: None,
             };
             let result = llmb_load::run(&plan, ctx, sink).await;
             live.finish().await;

@@ -1,7 +1,9 @@
 //! `llmb bench --workers K`: the parent writes the prepared requests and one spec per
 //! worker, starts K `llmb bench-worker` processes, releases them together once all are
 //! ready (`ready` on their stdout, `go <unix ns>` on their stdin, so they share one
-//! origin), then merges their records. Inside a Slurm allocation of at least K nodes each
+//! start), then merges their records. A warm-up (`--warmup N`) runs once, in the parent,
+//! after the workers are ready and before `go`, which then also names the warm-up's start
+//! as the clock origin of every record. Inside a Slurm allocation of at least K nodes each
 //! worker runs on its own node through `srun` (the same pipes travel through it); the
 //! files live in the run folder, which must be on a shared file system there. The worker
 //! side lives here too.
@@ -85,11 +87,6 @@ pub async fn run(
     interrupt: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<LoadResult> {
     check(k, plan.concurrency)?;
-    if plan.warmup > 0 {
-        return Err(bad(
-            "--warmup cannot be combined with --workers yet: each worker would end its warm-up at a different moment and the shared schedule would split; run a separate warm-up or drop --warmup",
-        ));
-    }
     let wdir = dir.join("workers");
     std::fs::create_dir_all(&wdir).with_context(|| format!("cannot create {}", wdir.display()))?;
     let requests_file = wdir.join("requests.jsonl");
@@ -163,6 +160,7 @@ pub async fn run(
     let reports_path = wdir.join("reports.json");
     let mut team = Team { members: children };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let warm_interrupt = interrupt.clone();
     let watcher = {
         let (stop, mut interrupt) = (stop.clone(), interrupt);
         tokio::spawn(async move {
@@ -172,7 +170,9 @@ pub async fn run(
         })
     };
     let ready_limit = READY_TIMEOUT;
-    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<LoadResult> {
+    let stop_ready = stop.clone();
+    let (mut team, rx) = tokio::task::spawn_blocking(move || {
+        let stop = stop_ready;
         // One thread per worker forwards its stdout lines, so waits can time out.
         let (tx, rx) = std::sync::mpsc::channel::<(usize, Option<String>)>();
         for (i, (_, child)) in team.members.iter_mut().enumerate() {
@@ -214,9 +214,25 @@ pub async fn run(
                 anyhow::bail!("interrupted before the workers started");
             }
         }
+        anyhow::Ok((team, rx))
+    })
+    .await??;
+    // The warm-up runs here, once, at the run's concurrency, while the workers wait: each
+    // worker ending its own share at a different moment would split the shared schedule.
+    let (origin_ns, warm_records) = if plan.warmup > 0 {
+        let (origin_ns, records) = warm_up(plan, &shared, warm_interrupt).await?;
+        (Some(origin_ns), records)
+    } else {
+        (None, Vec::new())
+    };
+    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<LoadResult> {
+        let n = team.members.len();
         let go = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64
             + START_MARGIN.as_nanos() as u64;
-        team.tell_all(&format!("go {go}"));
+        match origin_ns {
+            Some(o) => team.tell_all(&format!("go {go} {o}")),
+            None => team.tell_all(&format!("go {go}")),
+        }
         let mut reports: Vec<Option<WorkerReport>> = vec![None; n];
         let mut ended = vec![false; n];
         let mut told_stop = false;
@@ -237,11 +253,14 @@ pub async fn run(
             }
         }
         let mut done = Vec::with_capacity(n);
-        let mut records = Vec::with_capacity(n);
+        let mut records = Vec::with_capacity(n + 1);
+        records.push(warm_records);
         for (i, r) in reports.into_iter().enumerate() {
             let status = team.status(i);
             let r = r.ok_or_else(|| {
-                anyhow::anyhow!("worker {i} ended ({status}) without a report; its messages are above")
+                anyhow::anyhow!(
+                    "worker {i} ended ({status}) without a report; its messages are above"
+                )
             })?;
             let file = &team.members[i].0.records_file;
             records.push(
@@ -263,6 +282,51 @@ pub async fn run(
     .await?;
     watcher.abort();
     result
+}
+
+/// Runs the warm-up requests (ids `0..warmup`) in this process; returns when it began (unix
+/// ns, the origin of every record's clock) and its records, flagged as warm-up.
+async fn warm_up(
+    plan: &LoadPlan,
+    shared: &Shared<'_>,
+    interrupt: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(u64, Vec<llmb_metrics::RequestRecord>)> {
+    // Request i uses requests[i % len]: the first `warmup` of them are all the warm-up needs.
+    let requests = if (plan.warmup as usize) < plan.requests.len() {
+        plan.requests[..plan.warmup as usize].to_vec()
+    } else {
+        plan.requests.clone()
+    };
+    let warm = LoadPlan {
+        requests,
+        count: Some(plan.warmup),
+        warmup: 0,
+        warmup_done: false,
+        concurrency: plan.concurrency,
+        arrival: plan.arrival,
+        duration: None,
+        grace: plan.grace,
+        seed: plan.seed,
+        shard: None,
+    };
+    let tokenizer = Tokenizer::load(shared.tokenizer.as_deref()).map_err(|e| bad(e.to_string()))?;
+    let sink = Sink::start(None, tokenizer).context("cannot start the warm-up")?;
+    let origin_ns = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64;
+    let ctx = DriverContext {
+        client: HttpClient::new(Duration::from_secs(10)),
+        target: shared.target.clone(),
+        stream: shared.stream,
+        progress: Arc::new(Progress::default()),
+        interrupt,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        start_at: None,
+        origin: Some(Instant::now()),
+    };
+    let mut records = llmb_load::run(&warm, ctx, sink).await?.records;
+    for r in &mut records {
+        r.warmup = true;
+    }
+    Ok((origin_ns, records))
 }
 
 /// How long workers may take to load their requests and say `ready`.
@@ -336,6 +400,8 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
         requests,
         count: spec.count,
         warmup: spec.warmup,
+        // The parent ran the warm-up; ids still start after it.
+        warmup_done: true,
         concurrency: spec.concurrency,
         arrival: spec.arrival,
         duration: spec.duration_s.map(Duration::from_secs_f64),
@@ -365,20 +431,34 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
         std::io::stdin().read_line(&mut line).map(|_| line)
     })
     .await??;
-    let go_ns: u64 = go
+    // `go <start unix ns> [<origin unix ns>]`: the origin is when the parent's warm-up began.
+    let stamps: Vec<u64> = go
         .trim()
         .strip_prefix("go ")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| bad(format!("worker expected `go <unix ns>`, got {go:?}")))?;
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(&go_ns) = stamps.first() else {
+        return Err(bad(format!(
+            "worker expected `go <unix ns> [<origin unix ns>]`, got {go:?}"
+        )));
+    };
     let now_ns = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64;
     let now = Instant::now();
-    // A `go` that arrived late still names the shared origin: count from it, in the past.
-    let start_at = if go_ns >= now_ns {
-        now + Duration::from_nanos(go_ns - now_ns)
-    } else {
-        now.checked_sub(Duration::from_nanos(now_ns - go_ns))
-            .unwrap_or(now)
+    // A stamp already past still names the shared instant: count from it, in the past.
+    let instant_of = |ns: u64| {
+        if ns >= now_ns {
+            now + Duration::from_nanos(ns - now_ns)
+        } else {
+            now.checked_sub(Duration::from_nanos(now_ns - ns))
+                .unwrap_or(now)
+        }
     };
+    let start_at = instant_of(go_ns);
+    let origin = stamps.get(1).map(|&o| instant_of(o));
     // `stop` from the parent, or its end (EOF), interrupts like Ctrl-C.
     let stop_tx = interrupt_tx_stdin;
     std::thread::spawn(move || {
@@ -401,6 +481,7 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
         interrupt: interrupt_rx,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         start_at: Some(start_at),
+        origin,
     };
     let result = llmb_load::run(&plan, ctx, sink).await?;
     let node = std::env::var("SLURMD_NODENAME")

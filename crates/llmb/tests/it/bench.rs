@@ -258,7 +258,7 @@ fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
 #[test]
 fn workers_split_one_schedule_and_merge_like_a_single_process() {
     let sim = Sim::start(&["--ttft-ms", "5", "--itl-ms", "1"]);
-    let run_with = |workers: &str, name: &str| {
+    let run_with = |workers: &str, name: &str, warmup: &str| {
         let out = tempdir(name);
         let o = run(&[
             "bench",
@@ -272,6 +272,8 @@ fn workers_split_one_schedule_and_merge_like_a_single_process() {
             "6",
             "--num-requests",
             "60",
+            "--warmup",
+            warmup,
             "--workers",
             workers,
             "--quiet",
@@ -281,8 +283,8 @@ fn workers_split_one_schedule_and_merge_like_a_single_process() {
         assert_ran(&o);
         out
     };
-    let one = run_with("1", "workers-1");
-    let three = run_with("3", "workers-3");
+    let one = run_with("1", "workers-1", "0");
+    let three = run_with("3", "workers-3", "0");
     let recs = records(&three);
     // Every request of the global schedule exactly once, each from the worker that owns it.
     let mut ids: Vec<u64> = recs.iter().map(|r| r["id"].as_u64().unwrap()).collect();
@@ -314,6 +316,34 @@ fn workers_split_one_schedule_and_merge_like_a_single_process() {
     ] {
         assert!(three.join(f).exists(), "{f}");
     }
+    // A warm-up runs once, before the workers start: the same ids and flags as one process.
+    let warm1 = records(&run_with("1", "workers-warm-1", "6"));
+    let warm3 = records(&run_with("3", "workers-warm-3", "6"));
+    let shape = |recs: &[serde_json::Value]| {
+        let mut v: Vec<(u64, bool)> = recs
+            .iter()
+            .map(|r| (r["id"].as_u64().unwrap(), r["warmup"].as_bool().unwrap()))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(shape(&warm1), shape(&warm3));
+    let expected: Vec<(u64, bool)> = (0..66).map(|i| (i, i < 6)).collect();
+    assert_eq!(shape(&warm3), expected);
+    // Measured requests come from their workers, after every warm-up request ended, on the
+    // one clock.
+    let warm_end = warm3
+        .iter()
+        .filter(|r| r["warmup"] == true)
+        .map(|r| r["end_ns"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    for r in warm3.iter().filter(|r| r["warmup"] == false) {
+        assert_eq!(r["worker"].as_u64().unwrap(), r["id"].as_u64().unwrap() % 3);
+        assert!(r["sent_ns"].as_u64().unwrap() > warm_end, "{r}");
+        assert_eq!(r["outcome"]["kind"], "completed", "{r}");
+    }
+
     // Too many workers for the concurrency is refused with the numbers.
     let o = run(&[
         "bench",

@@ -226,6 +226,12 @@ async fn execute(
                     step.name,
                     step.experiment_dir.display()
                 ));
+                // Every other engine of the plan with Prometheus metrics is scraped while
+                // the step runs (llmb bench scrapes its own target); baselines first.
+                let mut scrapers = scrape_servers(&running, step.target, placement);
+                for (_, sc) in &mut scrapers {
+                    sc.first_scrape().await;
+                }
                 let mut child = match &step.offline {
                     Some(o) => {
                         placement
@@ -253,9 +259,6 @@ async fn execute(
                             .with_context(|| format!("cannot start {}", plan.llmb.display()))?
                     }
                 };
-                // Every other engine of the plan with Prometheus metrics is scraped while
-                // the step runs (llmb bench scrapes its own target).
-                let scrapers = scrape_servers(&running, step.target, placement);
                 let mut exit = match interruptible(&mut stop, child.wait()).await {
                     Ok(r) => r?,
                     Err(e) => {
