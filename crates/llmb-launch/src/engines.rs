@@ -237,6 +237,8 @@ fn aggregated(spec: &RunSpec, uc: &ResolvedUseCase, s: &mut EngineSettings) {
         .map(|g| g.batch_sizes.clone())
         .unwrap_or_default();
     s.slots = uc.max_batch_size;
+    // `kv_cache_config.dtype` for the TensorRT-LLM engines (the field is shared with Dynamo's).
+    s.dynamo.kv_cache_dtype = rs.kv_cache_dtype.clone();
     if spec.engine == RecipeEngine::TrtllmBench {
         s.bench.streaming = spec.streaming;
         s.bench.num_requests = uc.num_requests;

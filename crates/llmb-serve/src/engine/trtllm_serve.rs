@@ -69,11 +69,15 @@ fn options_yaml(s: &EngineSettings) -> Result<String, EngineError> {
         graph.push(("batch_sizes", flow_list(&s.cuda_graph_batch_sizes)));
     }
     y.map("cuda_graph_config", &graph);
+    let mut kv = Vec::new();
     if let Some(f) = s.kv_cache_fraction {
-        y.map(
-            "kv_cache_config",
-            &[("free_gpu_memory_fraction", f.to_string())],
-        );
+        kv.push(("free_gpu_memory_fraction", f.to_string()));
+    }
+    if let Some(d) = &s.dynamo.kv_cache_dtype {
+        kv.push(("dtype", d.clone()));
+    }
+    if !kv.is_empty() {
+        y.map("kv_cache_config", &kv);
     }
     y.scalar("print_iter_log", true);
     if let Some(i) = s.stream_interval {
