@@ -214,7 +214,7 @@ pub struct DynamoSettings {
     pub moe_backend: Option<String>,
     /// `cache_transceiver_config.max_tokens_in_buffer` (see [`cache_transceiver_tokens`]).
     pub cache_transceiver_max_tokens: Option<u32>,
-    /// `kv_cache_config.dtype` (e.g. `fp8`); trtllm-serve writes it too. trtllm-serve reads it too.
+    /// `kv_cache_config.dtype` (e.g. `fp8`); trtllm-serve writes it too.
     pub kv_cache_dtype: Option<String>,
     /// MTP next-n layers; 0 = off.
     pub mtp_size: u32,
