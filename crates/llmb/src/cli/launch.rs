@@ -62,11 +62,17 @@ pub enum EngineArg {
   llmb submit -w inference_llama3.3 -s 70b --dtype nvfp4 --scale 1 --dry-run
   USE_CASES=chat:128/128 NUM_REQUESTS=40 llmb submit -w inference_llama3.3 -s 70b --dtype nvfp4 --scale 1 --engine sim
   llmb submit -w inference_llama3.3 -s 70b --dtype nvfp4 --scale 1 --engine sim --launcher local
+  llmb submit -w inference_deepseek-r1-dynamo -s 671b --dtype nvfp4 --scale 32 --engine sim
+  MODEL_PATH=model.gguf TOKENIZER=tokenizer.json llmb submit -w inference_smollm2-llamacpp -s 135m --dtype q4 --scale 1 --launcher local
   llmb submit --file bulk.yaml --dry-run
 
 Knobs are read from the environment as the seed recipes do: USE_CASES, MAX_BATCH_SIZE,
-MAX_NUM_TOKENS, KV_CACHE_FRACTION, NUM_REQUESTS, CONCURRENCY, STREAMING, TP, EP, PP, SBATCH_*.
-SIM_ARGS adds arguments to `llmb serve sim` (with --engine sim).")]
+MAX_NUM_TOKENS, KV_CACHE_FRACTION, NUM_REQUESTS, CONCURRENCY, STREAMING, TP, EP, PP, ISL, OSL,
+NCTX/NGEN and CTX_*/GEN_* (Dynamo pools), SBATCH_*; MODEL_PATH (weights, or the GGUF file),
+TOKENIZER (for exact input lengths), LLAMA_THREADS. SIM_ARGS adds arguments to `llmb serve sim`
+(with --engine sim). --dry-run prints every engine's command line, environment and generated
+files. Engines that cannot start here (a program not on PATH, a container image without Slurm
+and pyxis) are refused before anything is submitted.")]
 pub struct SubmitArgs {
     /// Workload key (`inference_llama3.3`); see `llmb list`.
     #[arg(short, long, required_unless_present = "file")]
