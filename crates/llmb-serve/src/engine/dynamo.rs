@@ -150,9 +150,11 @@ pub(super) fn nats(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
     })
 }
 
-/// etcd on its client port, data in the working folder; ready when `GET /health` is 200.
+/// etcd on its client port (all interfaces; `host` is the address it advertises), data in
+/// the working folder; ready when `GET /health` is 200.
 #[allow(clippy::unnecessary_wraps)]
 pub(super) fn etcd(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
+    let listen = format!("http://0.0.0.0:{}", s.port);
     let url = format!("http://{}:{}", s.host, s.port);
     Ok(EngineSpec {
         kind: EngineKind::Etcd,
@@ -161,7 +163,7 @@ pub(super) fn etcd(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
             "--data-dir".into(),
             "etcd-data".into(),
             "--listen-client-urls".into(),
-            url.clone(),
+            listen,
             "--advertise-client-urls".into(),
             url,
         ],

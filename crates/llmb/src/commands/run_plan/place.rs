@@ -98,6 +98,10 @@ impl Placement {
             PortChoice::Pick => free_port()?,
         };
         let mut resolved = s.clone();
+        if s.engine == EngineKind::Etcd {
+            // etcd advertises the address others reach it at.
+            resolved.settings.host = self.host_of(s);
+        }
         if matches!(
             s.engine,
             EngineKind::DynamoFrontend | EngineKind::DynamoWorker { .. }
