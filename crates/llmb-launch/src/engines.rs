@@ -26,8 +26,10 @@ pub enum ServerRole {
     Decode,
     /// Disaggregated: the HTTP frontend that routes to the workers.
     Frontend,
-    /// Dynamo's control plane (NATS, etcd) on the first node.
-    ControlPlane,
+    /// Dynamo's message bus (NATS), on the first node.
+    MessageBus,
+    /// Dynamo's discovery store (etcd), on the first node.
+    Discovery,
 }
 
 impl ServerRole {
@@ -38,7 +40,8 @@ impl ServerRole {
             ServerRole::Prefill => "prefill",
             ServerRole::Decode => "decode",
             ServerRole::Frontend => "frontend",
-            ServerRole::ControlPlane => "control-plane",
+            ServerRole::MessageBus => "message-bus",
+            ServerRole::Discovery => "discovery",
         }
     }
 }
@@ -77,6 +80,8 @@ pub fn engine_kind(spec: &RunSpec, role: ServerRole, sim: bool) -> EngineKind {
         return EngineKind::Sim;
     }
     match (spec.engine, role) {
+        (_, ServerRole::MessageBus) => EngineKind::Nats,
+        (_, ServerRole::Discovery) => EngineKind::Etcd,
         (RecipeEngine::DynamoTrtllm, ServerRole::Frontend) => EngineKind::DynamoFrontend,
         (RecipeEngine::DynamoTrtllm, ServerRole::Prefill) => EngineKind::DynamoWorker {
             role: DisaggRole::Prefill,
@@ -145,12 +150,16 @@ pub fn settings(
     match role {
         ServerRole::Aggregated => aggregated(spec, uc, &mut s),
         ServerRole::Prefill | ServerRole::Decode => disaggregated(spec, uc, role, &mut s),
-        ServerRole::ControlPlane => {
+        ServerRole::MessageBus => {
             s.extra.clear();
-            s.port = control_port(spec, kind);
+            s.port = recipe_port(spec, "nats_server_port", 4222);
+        }
+        ServerRole::Discovery => {
+            s.extra.clear();
+            s.port = recipe_port(spec, "etcd_server_port", 2379);
         }
         ServerRole::Frontend => {
-            s.port = frontend_port(spec);
+            s.port = recipe_port(spec, "frontend_port", 8000);
             s.extra.clear();
             s.dynamo.expected_workers = spec
                 .disaggregated
@@ -191,13 +200,9 @@ fn nim_env(s: &mut EngineSettings) {
     }
 }
 
-/// NATS's (`nats_server_port`, 4222) or etcd's (`etcd_server_port`, 2379) client port.
-pub fn control_port(spec: &RunSpec, kind: EngineKind) -> u16 {
-    let (key, default) = if kind == EngineKind::Nats {
-        ("nats_server_port", 4222)
-    } else {
-        ("etcd_server_port", 2379)
-    };
+/// A port the recipe's engine `extra` names (`frontend_port`, `nats_server_port`,
+/// `etcd_server_port`: the seed's `DYNAMO_FRONTEND_PORT`, ...), else `default`.
+fn recipe_port(spec: &RunSpec, key: &str, default: u16) -> u16 {
     spec.recipe
         .engine
         .settings
@@ -206,18 +211,6 @@ pub fn control_port(spec: &RunSpec, kind: EngineKind) -> u16 {
         .and_then(serde_json::Value::as_u64)
         .and_then(|p| u16::try_from(p).ok())
         .unwrap_or(default)
-}
-
-/// The Dynamo frontend's HTTP port (`DYNAMO_FRONTEND_PORT`, recipe `frontend_port`, 8000).
-fn frontend_port(spec: &RunSpec) -> u16 {
-    spec.recipe
-        .engine
-        .settings
-        .extra
-        .get("frontend_port")
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or(8000)
 }
 
 fn aggregated(spec: &RunSpec, uc: &ResolvedUseCase, s: &mut EngineSettings) {

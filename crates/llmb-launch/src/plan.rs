@@ -317,7 +317,7 @@ pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Result<Plan, EngineError> {
             let con = c_total.as_i64();
             let dir = experiment_dir(&opts.install_dir, spec, &uc.name, con, &opts.stamp);
             let args = bench_args(spec, uc, c_total, &dir, opts.sim, decode_gpus);
-            let offline = offline.then(|| offline_run(spec, uc, c_total, &args, &dir, opts));
+            let offline = offline.then(|| offline_run(spec, uc, c_total, &dir, opts));
             if let Some(o) = &offline {
                 engine::spec(o.engine, &o.settings)?;
             }
@@ -388,11 +388,7 @@ fn servers(
     let mut servers = Vec::new();
     let mut next_node = 0u32;
     let plan_server = |role: ServerRole, name: String, nodes: Vec<u32>, ranks_per_node, gpus| {
-        let engine = match (role, name.ends_with("-nats")) {
-            (ServerRole::ControlPlane, true) => EngineKind::Nats,
-            (ServerRole::ControlPlane, false) => EngineKind::Etcd,
-            _ => eng::engine_kind(spec, role, opts.sim),
-        };
+        let engine = eng::engine_kind(spec, role, opts.sim);
         let settings = eng::settings(spec, uc, role, engine, &opts.install_dir);
         let port = if engine == EngineKind::Sim {
             PortChoice::FromLog
@@ -422,9 +418,12 @@ fn servers(
     };
     if spec.disaggregated.is_some() && !opts.sim {
         // Dynamo's control plane on the first node, before anything that registers with it.
-        for part in ["nats", "etcd"] {
+        for (part, role) in [
+            ("nats", ServerRole::MessageBus),
+            ("etcd", ServerRole::Discovery),
+        ] {
             servers.push(plan_server(
-                ServerRole::ControlPlane,
+                role,
                 format!("{}-{part}", uc.name),
                 vec![0],
                 1,
@@ -448,7 +447,12 @@ fn servers(
     }
     if spec.disaggregated.is_some() {
         let workers: Vec<usize> = (0..servers.len())
-            .filter(|&i| servers[i].role != ServerRole::ControlPlane)
+            .filter(|&i| {
+                !matches!(
+                    servers[i].role,
+                    ServerRole::MessageBus | ServerRole::Discovery
+                )
+            })
             .collect();
         let mut frontend = plan_server(
             ServerRole::Frontend,
@@ -472,7 +476,6 @@ fn offline_run(
     spec: &RunSpec,
     uc: &llmb_recipe::ResolvedUseCase,
     c: Concurrency,
-    bench_args: &[String],
     dir: &Path,
     opts: &PlanOptions,
 ) -> OfflineRun {
@@ -483,11 +486,7 @@ fn offline_run(
         EngineKind::TrtllmBench,
         &opts.install_dir,
     );
-    let requests = bench_args
-        .iter()
-        .position(|a| a == "--num-requests")
-        .and_then(|i| bench_args.get(i + 1))
-        .and_then(|n| n.parse().ok());
+    let requests = measured_requests(spec, uc, c);
     let dataset = workload_dir(&opts.install_dir, &spec.workload_key)
         .join(format!("dataset_{}_{}_{}.txt", uc.name, uc.isl, uc.osl));
     settings.bench.dataset = Some(dataset.display().to_string());
@@ -528,6 +527,24 @@ fn offline_run(
     }
 }
 
+/// Measured requests of one sweep point: the use case's count, else concurrency × the
+/// recipe's requests per concurrency (at least its minimum); `None` leaves it to
+/// `--multi-round` or the tool's default.
+fn measured_requests(
+    spec: &RunSpec,
+    uc: &llmb_recipe::ResolvedUseCase,
+    c: Concurrency,
+) -> Option<u64> {
+    let load = &spec.load;
+    match (uc.num_requests, c) {
+        (Some(n), _) => Some(n),
+        (None, Concurrency::Limit(n)) => load
+            .requests_per_concurrency
+            .map(|k| (u64::from(n) * u64::from(k)).max(load.min_requests.unwrap_or(0))),
+        (None, Concurrency::Unbounded) => None,
+    }
+}
+
 fn bench_args(
     spec: &RunSpec,
     uc: &llmb_recipe::ResolvedUseCase,
@@ -544,14 +561,7 @@ fn bench_args(
     push("--isl", uc.isl.to_string());
     push("--osl", uc.osl.to_string());
     let load = &spec.load;
-    let requests = match (uc.num_requests, c) {
-        (Some(n), _) => Some(n),
-        (None, Concurrency::Limit(n)) => load
-            .requests_per_concurrency
-            .map(|k| (u64::from(n) * u64::from(k)).max(load.min_requests.unwrap_or(0))),
-        (None, Concurrency::Unbounded) => None,
-    };
-    if let Some(n) = requests {
+    if let Some(n) = measured_requests(spec, uc, c) {
         push("--num-requests", n.to_string());
     } else if let (Some(k), Concurrency::Limit(_)) = (load.multi_round, c) {
         push("--multi-round", k.to_string());
@@ -601,12 +611,6 @@ impl Plan {
         self.use_cases
             .iter()
             .flat_map(|u| u.servers.iter().map(move |s| (u, s)))
-    }
-
-    /// Servers whose engine runs in a container, with the image.
-    pub fn images(&self) -> impl Iterator<Item = (&ServerPlan, &str)> {
-        self.servers()
-            .filter_map(|(_, s)| s.settings.image.as_deref().map(|i| (s, i)))
     }
 
     /// Every engine process of the plan as it will start: command line, placement, image,
@@ -878,6 +882,12 @@ pub(crate) mod tests {
             .args
             .join(" ")
             .contains("--gpus 32 --decode-gpus 8"));
-        assert_eq!(p.images().count(), 10);
+        assert_eq!(
+            u.servers
+                .iter()
+                .filter(|s| s.settings.image.is_some())
+                .count(),
+            10
+        );
     }
 }

@@ -64,11 +64,7 @@ impl Placement {
             .unwrap_or_else(|| "127.0.0.1".into())
     }
 
-    pub(super) fn node_names(&self, s: &ServerPlan) -> anyhow::Result<Vec<String>> {
-        self.names(&s.nodes, &s.name)
-    }
-
-    pub(super) fn names(&self, nodes: &[u32], what: &str) -> anyhow::Result<Vec<String>> {
+    fn names(&self, nodes: &[u32], what: &str) -> anyhow::Result<Vec<String>> {
         nodes
             .iter()
             .map(|&i| {
@@ -134,7 +130,10 @@ impl Placement {
             match d.plan.role {
                 ServerRole::Prefill => args.extend(["--prefill".into(), url]),
                 ServerRole::Decode => args.extend(["--decode".into(), url]),
-                ServerRole::Aggregated | ServerRole::Frontend | ServerRole::ControlPlane => {}
+                ServerRole::Aggregated
+                | ServerRole::Frontend
+                | ServerRole::MessageBus
+                | ServerRole::Discovery => {}
             }
         }
         std::fs::create_dir_all(&s.workdir)
@@ -156,72 +155,48 @@ impl Placement {
             let _ = writeln!(l, "# llmb run-plan: {} ({})", s.name, s.engine.name());
         }
         let program = program_of(plan, s, &spec);
-        let mut cmd = if self.in_slurm() {
-            let names = self.node_names(s)?;
-            let mut c = Command::new("srun");
-            c.arg(format!("--nodes={}", s.nodes.len()))
-                .arg("-w")
-                .arg(names.join(","))
-                .args(["--overlap", "--kill-on-bad-exit=1", "--open-mode=append"])
-                .arg(format!("--job-name={}", s.name))
-                .arg(format!("--chdir={}", s.workdir.display()));
-            if s.engine == EngineKind::Sim {
-                // Every rank holds its place; rank 0 becomes the engine.
-                c.arg(format!("--ntasks={}", s.ranks()))
-                    .arg(format!("--ntasks-per-node={}", s.ranks_per_node))
-                    .arg(&plan.llmb)
-                    .arg("plan-rank")
-                    .arg(plan.path())
-                    .arg(ui.to_string())
-                    .arg(si.to_string())
-                    .arg("--")
-                    .args(&args);
-            } else {
-                let mpi = uses_mpi(s);
-                if mpi {
-                    c.arg(format!("--ntasks={}", s.ranks()))
-                        .arg(format!("--ntasks-per-node={}", s.ranks_per_node))
-                        .arg("--mpi=pmix");
-                } else {
-                    c.arg(format!("--ntasks={}", s.nodes.len()))
-                        .arg("--ntasks-per-node=1");
-                }
-                if let Some(image) = &spec.image {
-                    let mut mounts = vec![plan.run_dir.clone(), plan.install_dir.clone()];
-                    mounts.dedup();
-                    c.arg(format!("--container-image={image}"))
-                        .arg(format!(
-                            "--container-mounts={}",
-                            mounts
-                                .iter()
-                                .map(|m| format!("{0}:{0}", m.display()))
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        ))
-                        .arg(format!("--container-workdir={}", s.workdir.display()));
-                }
-                if mpi && s.engine == EngineKind::TrtllmServe && s.nodes.len() > 1 {
-                    c.arg("trtllm-llmapi-launch");
-                }
-                c.arg(&program).args(&args);
+        let process = if self.in_slurm() && s.engine == EngineKind::Sim {
+            // Every rank holds its place (and records where it runs); rank 0 becomes the engine.
+            let mut rank_args: Vec<String> = ["plan-rank".to_string()]
+                .into_iter()
+                .chain([
+                    plan.path().display().to_string(),
+                    ui.to_string(),
+                    si.to_string(),
+                ])
+                .chain(["--".to_string()])
+                .collect();
+            rank_args.extend(args);
+            Process {
+                program: plan.llmb.display().to_string(),
+                args: rank_args,
+                tasks_per_node: s.ranks_per_node,
+                mpi: false,
+                image: None,
             }
-            c
         } else {
-            let mut c = Command::new(&program);
-            c.args(&args).current_dir(&s.workdir);
-            // Own process group: a terminal's Ctrl-C reaches run-plan, which stops it in
-            // order; the whole group is signalled at stop, so helpers it forks stop too.
-            c.process_group(0);
-            die_with_parent(&mut c);
-            c
+            let mpi = uses_mpi(s);
+            let (program, args) = if mpi && s.engine == EngineKind::TrtllmServe && s.nodes.len() > 1
+            {
+                // Ranks on several nodes form one MPI session through TRT-LLM's wrapper.
+                let mut a = vec![program.clone()];
+                a.extend(args);
+                ("trtllm-llmapi-launch".to_string(), a)
+            } else {
+                (program.clone(), args)
+            };
+            Process {
+                program,
+                args,
+                tasks_per_node: if mpi { s.ranks_per_node } else { 1 },
+                mpi,
+                image: spec.image.as_deref(),
+            }
         };
-        cmd.envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
+        let child = self
+            .spawn(
+                plan, &process, &s.nodes, &s.name, &s.workdir, &spec.env, log,
+            )
             .with_context(|| format!("cannot start engine {} ({program})", s.name))?;
         say(&format!(
             "run-plan: started {} ({}){}",
@@ -289,49 +264,95 @@ impl Placement {
         }
         let log = std::fs::File::create(&o.log)
             .with_context(|| format!("cannot create {}", o.log.display()))?;
+        let process = Process {
+            program: spec.program.clone(),
+            args: spec.args.clone(),
+            tasks_per_node: o.ranks_per_node,
+            mpi: true,
+            image: spec.image.as_deref(),
+        };
+        self.spawn(
+            plan,
+            &process,
+            &o.nodes,
+            &step.name,
+            &step.experiment_dir,
+            &spec.env,
+            log,
+        )
+        .with_context(|| format!("cannot start {} for step {}", spec.program, step.name))
+    }
+}
+
+/// What one process of a plan runs and how many ranks it has per node.
+struct Process<'a> {
+    program: String,
+    args: Vec<String>,
+    /// Ranks per node (inside a Slurm job).
+    tasks_per_node: u32,
+    /// Ranks form one MPI job (`--mpi=pmix`).
+    mpi: bool,
+    /// Container image (pyxis), if any.
+    image: Option<&'a str>,
+}
+
+impl Placement {
+    /// Starts `p` in `workdir` with its output in `log`: inside a Slurm job as an srun step
+    /// on the plan's `nodes` (with pyxis flags for an image; the install folder, which holds
+    /// the run folder, is mounted); else as a local child in its own process group, so the
+    /// whole group can be signalled at stop, that dies with run-plan.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn(
+        &self,
+        plan: &Plan,
+        p: &Process<'_>,
+        nodes: &[u32],
+        name: &str,
+        workdir: &Path,
+        env: &[(String, String)],
+        log: std::fs::File,
+    ) -> anyhow::Result<Child> {
         let mut cmd = if self.in_slurm() {
-            let names = self.names(&o.nodes, &step.name)?;
+            let names = self.names(nodes, name)?;
             let mut c = Command::new("srun");
-            c.arg(format!("--nodes={}", o.nodes.len()))
+            c.arg(format!("--nodes={}", nodes.len()))
                 .arg("-w")
                 .arg(names.join(","))
                 .arg(format!(
                     "--ntasks={}",
-                    o.ranks_per_node as usize * o.nodes.len()
+                    p.tasks_per_node as usize * nodes.len()
                 ))
-                .arg(format!("--ntasks-per-node={}", o.ranks_per_node))
-                .args(["--mpi=pmix", "--overlap", "--kill-on-bad-exit=1"])
-                .arg(format!("--chdir={}", step.experiment_dir.display()));
-            if let Some(image) = &spec.image {
+                .arg(format!("--ntasks-per-node={}", p.tasks_per_node))
+                .args(["--overlap", "--kill-on-bad-exit=1", "--open-mode=append"])
+                .arg(format!("--job-name={name}"))
+                .arg(format!("--chdir={}", workdir.display()));
+            if p.mpi {
+                c.arg("--mpi=pmix");
+            }
+            if let Some(image) = p.image {
                 c.arg(format!("--container-image={image}"))
                     .arg(format!(
                         "--container-mounts={0}:{0}",
                         plan.install_dir.display()
                     ))
-                    .arg(format!(
-                        "--container-workdir={}",
-                        step.experiment_dir.display()
-                    ))
-                    .arg("--container-writable")
-                    .arg("--no-container-mount-home");
+                    .arg(format!("--container-workdir={}", workdir.display()))
+                    .args(["--container-writable", "--no-container-mount-home"]);
             }
-            c.arg(&spec.program).args(&spec.args);
+            c.arg(&p.program).args(&p.args);
             c
         } else {
-            let mut c = Command::new(&spec.program);
-            c.args(&spec.args)
-                .current_dir(&step.experiment_dir)
-                .process_group(0);
+            let mut c = Command::new(&p.program);
+            c.args(&p.args).current_dir(workdir).process_group(0);
             die_with_parent(&mut c);
             c
         };
-        cmd.envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        Ok(cmd
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {} for step {}", spec.program, step.name))
+            .spawn()?)
     }
 }
 
