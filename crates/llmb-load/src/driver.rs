@@ -74,7 +74,7 @@ pub async fn run(
     let origin = ctx.origin.or(ctx.start_at).unwrap_or_else(Instant::now);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let mut interrupted = false;
-    if plan.warmup > 0 && !plan.warmup_done {
+    if plan.warmup > 0 && plan.shard.is_none() {
         let phase = Phase {
             first_id: 0,
             count: Some(plan.warmup),

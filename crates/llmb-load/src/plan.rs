@@ -43,11 +43,10 @@ pub struct LoadPlan {
     pub requests: Vec<PreparedRequest>,
     /// Measured requests to send (`None`: until `duration` ends).
     pub count: Option<u64>,
-    /// Requests sent first and left out of the metrics.
+    /// Requests sent first and left out of the metrics. A shard (one worker of `--workers`)
+    /// skips them (its parent ran them for all) but still numbers measured requests from
+    /// `warmup` on, as one process would.
     pub warmup: u64,
-    /// The warm-up already ran elsewhere (the parent of `--workers` runs it for all): skip
-    /// it, but still number the measured requests from `warmup` on, as one process would.
-    pub warmup_done: bool,
     /// Client-side concurrency limit.
     pub concurrency: Concurrency,
     /// When requests are due.

@@ -511,6 +511,16 @@ mod tests {
         assert_eq!(bad.len(), 2, "{bad:?}");
         assert!(bad[0].contains("active CPU ratio"));
         assert!(check(&base, &base).is_empty());
+        // The floor itself: lag 0.2 -> 0.45 ms (+125%) stays under it, so it is noise;
+        // 0.3 -> 0.6 ms (+100%) crosses it and counts (mean and p99).
+        let low = report(vec![row(Mode::Paced, 64, 10.0, 12.0, 0.2)]);
+        let now = report(vec![row(Mode::Paced, 64, 10.0, 12.0, 0.45)]);
+        assert!(check(&now, &low).is_empty(), "{:?}", check(&now, &low));
+        let low = report(vec![row(Mode::Paced, 64, 10.0, 12.0, 0.3)]);
+        let now = report(vec![row(Mode::Paced, 64, 10.0, 12.0, 0.6)]);
+        let bad = check(&now, &low);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad.iter().all(|b| b.contains("client lag")), "{bad:?}");
     }
 
     #[test]

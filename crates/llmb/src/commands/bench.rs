@@ -305,7 +305,6 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             requests,
             count,
             warmup: a.warmup,
-            warmup_done: false,
             concurrency: point.concurrency,
             arrival,
             duration: a.duration,
@@ -360,6 +359,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
                 target: &target,
                 stream: shape.stream,
                 tokenizer: a.tokenizer.clone(),
+                loaded: &tokenizer,
+                client: &client,
+                threads,
             };
             let r = workers::run(&plan, a.workers, shared, &dir.dir, interrupt_rx.clone()).await?;
             write_records(&dir.records(), &r.records)?;

@@ -38,8 +38,14 @@ pub struct Shared<'a> {
     pub target: &'a Target,
     /// Streamed responses.
     pub stream: bool,
-    /// Tokenizer file, if not the built-in one.
+    /// Tokenizer file, if not the built-in one (workers load it themselves).
     pub tokenizer: Option<PathBuf>,
+    /// The same tokenizer, loaded (the warm-up runs here).
+    pub loaded: &'a Tokenizer,
+    /// The parent's client (the warm-up runs here).
+    pub client: &'a HttpClient,
+    /// Runtime worker threads, for the warm-up's CPU verdict.
+    pub threads: usize,
 }
 
 /// Where worker processes run.
@@ -301,7 +307,6 @@ async fn warm_up(
         requests,
         count: Some(plan.warmup),
         warmup: 0,
-        warmup_done: false,
         concurrency: plan.concurrency,
         arrival: plan.arrival,
         duration: None,
@@ -309,16 +314,15 @@ async fn warm_up(
         seed: plan.seed,
         shard: None,
     };
-    let tokenizer = Tokenizer::load(shared.tokenizer.as_deref()).map_err(|e| bad(e.to_string()))?;
-    let sink = Sink::start(None, tokenizer).context("cannot start the warm-up")?;
+    let sink = Sink::start(None, shared.loaded.clone()).context("cannot start the warm-up")?;
     let origin_ns = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64;
     let ctx = DriverContext {
-        client: HttpClient::new(Duration::from_secs(10)),
+        client: shared.client.clone(),
         target: shared.target.clone(),
         stream: shared.stream,
         progress: Arc::new(Progress::default()),
         interrupt,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        threads: shared.threads,
         start_at: None,
         origin: Some(Instant::now()),
     };
@@ -400,8 +404,6 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
         requests,
         count: spec.count,
         warmup: spec.warmup,
-        // The parent ran the warm-up; ids still start after it.
-        warmup_done: true,
         concurrency: spec.concurrency,
         arrival: spec.arrival,
         duration: spec.duration_s.map(Duration::from_secs_f64),

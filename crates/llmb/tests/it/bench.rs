@@ -1,14 +1,6 @@
 //! `llmb bench` against the simulated engine.
 
-use crate::support::{assert_ran, read_json, run, tempdir, Sim};
-
-fn records(dir: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("records.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use crate::support::{assert_ran, key_paths, read_json, records, run, tempdir, Sim};
 
 #[test]
 fn fixed_timing_is_measured_and_every_file_is_written() {
@@ -242,17 +234,6 @@ fn no_arguments_benchmarks_the_embedded_engine() {
     assert!(stdout.contains("PERFORMANCE OVERVIEW"));
     assert!(stdout.contains("Request Throughput (req/sec):"));
     assert_eq!(records(&out).len(), 320);
-}
-
-/// The shape of a JSON document: every key path, values left out.
-fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
-    if let serde_json::Value::Object(m) = v {
-        for (k, v) in m {
-            let p = format!("{prefix}/{k}");
-            out.push(p.clone());
-            key_paths(v, &p, out);
-        }
-    }
 }
 
 #[test]

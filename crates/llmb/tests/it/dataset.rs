@@ -3,15 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{read_json, run, tempdir};
-
-fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use crate::support::{assert_ran, jsonl as lines, read_json, run, tempdir};
 
 fn write(dir: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
     let file = dir.join(name);
@@ -53,7 +45,7 @@ fn replay(file: &Path, endpoint: &str, out: &Path) -> Vec<(u64, u64)> {
         "--output-dir",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ran(&o);
     let written = lines(file);
     let recs = lines(&out.join("records.jsonl"));
     assert_eq!(recs.len(), 24);

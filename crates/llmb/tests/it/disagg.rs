@@ -12,7 +12,7 @@ use llmb_serve::sim::disagg::{spawn_frontend, Deadlines, FrontendConfig, WorkerU
 use llmb_serve::sim::{self, SimConfig, SimHandle, Timing, WorkerRole};
 use llmb_tokenizer::Tokenizer;
 
-use crate::support::{llmb, read_json, run, tempdir};
+use crate::support::{llmb, read_json, records, run, tempdir, wait_for};
 
 fn tokenizer() -> Tokenizer {
     static TOK: OnceLock<Tokenizer> = OnceLock::new();
@@ -114,22 +114,6 @@ fn metric(url: &str, name: &str) -> f64 {
 }
 
 /// Waits for `cond`, checking every 10 ms, failing after `limit`.
-fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < end, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn records(dir: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("records.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn frontend_spec(expected_workers: u32) -> engine::EngineSpec {
     let settings = EngineSettings {
         dynamo: DynamoSettings {

@@ -3,22 +3,12 @@
 
 use std::path::PathBuf;
 
-use crate::support::{read_json, run, tempdir};
+use crate::support::{assert_ran, key_paths, read_json, run, tempdir};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../llmb-report/tests/fixtures")
         .join(name)
-}
-
-fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
-    if let serde_json::Value::Object(m) = v {
-        for (k, v) in m {
-            let p = format!("{prefix}/{k}");
-            out.push(p.clone());
-            key_paths(v, &p, out);
-        }
-    }
 }
 
 #[test]
@@ -39,7 +29,7 @@ fn an_online_overview_imports_to_the_same_numbers() {
         "--output-dir",
         online.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ran(&o);
     let offline = dir.join("offline");
     let o = run(&[
         "import",

@@ -7,29 +7,27 @@ use std::time::{Duration, Instant};
 
 use crate::support::{llmb, tempdir};
 
-/// Knob variables a developer's shell might hold; removed so tests see only their own.
-const KNOBS: &[&str] = &[
-    "USE_CASES",
-    "MAX_BATCH_SIZE",
-    "MAX_NUM_TOKENS",
-    "KV_CACHE_FRACTION",
-    "NUM_REQUESTS",
-    "CONCURRENCY",
-    "STREAMING",
-    "TP",
-    "EP",
-    "PP",
-    "GPUS_PER_NODE",
+/// Variables a developer's shell might hold that change what the binary does, besides the
+/// recipe knobs (`llmb_recipe::knobs::vars::ALL`) and `SBATCH_*`; all are removed so tests
+/// see only their own.
+const OTHER_VARS: &[&str] = &[
     "SIM_ARGS",
-    "SBATCH_TIMELIMIT",
-    "SBATCH_ACCOUNT",
     "LLMB_INSTALL",
+    "LLMB_READY_TIMEOUT_S",
     "SLURM_JOB_ID",
     "SLURM_JOB_NODELIST",
-    "MODEL_PATH",
-    "TOKENIZER",
-    "LLAMA_THREADS",
-    "LLMB_READY_TIMEOUT_S",
+];
+
+/// The seeds' first recipe at its smallest point (add `--engine sim` to run it without a GPU).
+pub const LLAMA33: &[&str] = &[
+    "-w",
+    "inference_llama3.3",
+    "-s",
+    "70b",
+    "--dtype",
+    "nvfp4",
+    "--scale",
+    "1",
 ];
 
 pub struct Install {
@@ -113,7 +111,10 @@ impl Install {
 }
 
 pub fn clean(mut c: Command) -> Command {
-    for k in KNOBS {
+    for k in llmb_recipe::knobs::vars::ALL.iter().chain(OTHER_VARS) {
+        c.env_remove(k);
+    }
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SBATCH_")) {
         c.env_remove(k);
     }
     c.stdin(Stdio::null());
@@ -177,4 +178,22 @@ pub fn find_files(dir: &Path, name: &str) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The one `run_status.json` under `dir` (a run folder, or an experiments folder holding one
+/// run), parsed.
+pub fn run_status(dir: &Path) -> serde_json::Value {
+    let f = find_files(dir, "run_status.json");
+    assert_eq!(f.len(), 1, "{f:?}");
+    crate::support::read_json(&f[0])
+}
+
+/// The result folder of the one run of the point whose folder name holds `part`
+/// (`_CON4_chat`): the folder holding its `records.jsonl`.
+pub fn only_run_dir(exp: &Path, part: &str) -> PathBuf {
+    let d = dirs_containing(exp, part);
+    assert_eq!(d.len(), 1, "{d:?}");
+    let records = find_files(&d[0], "records.jsonl");
+    assert_eq!(records.len(), 1, "{records:?}");
+    records[0].parent().unwrap().to_path_buf()
 }

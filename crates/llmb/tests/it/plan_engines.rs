@@ -9,9 +9,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::launch_support::{dirs_containing, find_files, job_id, text, Install};
+use crate::launch_support::{find_files, job_id, only_run_dir, run_status, text, Install};
+use crate::support::{records, wait_for};
 
 /// `(llama-server, model.gguf, SmolLM2 tokenizer.json)`, or `None` when the engine tests are off.
 pub fn llama(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
@@ -25,6 +26,11 @@ pub fn llama(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
         get("LLMB_LLAMA_MODEL"),
         get("LLMB_SMOLLM_TOKENIZER"),
     ))
+}
+
+/// `submit` of the llama.cpp recipe through the local launcher.
+fn submit_local() -> Vec<&'static str> {
+    [&["submit"][..], SMOLLM, &["--launcher", "local"]].concat()
 }
 
 /// `PATH` with llama-server's folder first.
@@ -47,8 +53,9 @@ pub const SMOLLM: &[&str] = &[
     "1",
 ];
 
-/// Processes whose working folder or command line lies under `dir` (engines a run left behind).
-pub fn processes_under(dir: &Path) -> Vec<String> {
+/// Processes whose working folder or command line lies under `dir` (engines a run left
+/// behind, or running): pid and a description.
+fn processes_in(dir: &Path) -> Vec<(u32, String)> {
     let me = std::process::id();
     let dir = dir.to_string_lossy().into_owned();
     let mut found = Vec::new();
@@ -67,24 +74,15 @@ pub fn processes_under(dir: &Path) -> Vec<String> {
             .unwrap_or_default();
         // Zombies have an empty command line and no cwd: they hold nothing.
         if cwd.starts_with(&dir) || cmd.contains(&dir) {
-            found.push(format!("{pid}: {cmd} (cwd {cwd})"));
+            found.push((pid, format!("{pid}: {cmd} (cwd {cwd})")));
         }
     }
     found
 }
 
-fn records(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("records.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn status(run_dir: &Path) -> serde_json::Value {
-    let f = find_files(run_dir, "run_status.json");
-    assert_eq!(f.len(), 1, "{f:?}");
-    serde_json::from_str(&std::fs::read_to_string(&f[0]).unwrap()).unwrap()
+/// What `processes_in` finds, described (empty when a run left nothing behind).
+pub fn processes_under(dir: &Path) -> Vec<String> {
+    processes_in(dir).into_iter().map(|(_, d)| d).collect()
 }
 
 /// Checks one experiment folder of the llama.cpp recipe: `n` requests of exactly 64 input
@@ -127,9 +125,7 @@ fn llama_cpp_recipe_runs_through_the_local_launcher() {
     };
     let i = Install::new("plan-llama-local", "gb200");
     let path = path_with(&server);
-    let mut args = vec!["submit"];
-    args.extend_from_slice(SMOLLM);
-    args.extend(["--launcher", "local"]);
+    let args = submit_local();
     let out = i.run(
         &args,
         &[
@@ -142,27 +138,17 @@ fn llama_cpp_recipe_runs_through_the_local_launcher() {
     let exp = i.experiments("inference_smollm2-llamacpp");
     // Concurrency 1 and 4, two rounds each: 2 and 8 requests, each in its own folder.
     for (con, n) in [(1, 2), (4, 8)] {
-        let d = dirs_containing(&exp, &format!("_CON{con}_chat"));
-        assert_eq!(d.len(), 1, "{d:?}");
-        let stamp = std::fs::read_dir(&d[0])
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        assert_exact(&stamp, n);
+        assert_exact(&only_run_dir(&exp, &format!("_CON{con}_chat")), n);
     }
-    let st = status(&exp);
+    let st = run_status(&exp);
     assert_eq!(st["state"], "completed", "{st}");
     assert_eq!(st["servers_stopped_on_purpose"], true, "{st}");
     // The engine's own log and workdir are in the run folder; nothing is left running.
     let logs = find_files(&exp, "chat-server0.log");
     assert_eq!(logs.len(), 1);
     let log = std::fs::read_to_string(&logs[0]).unwrap();
-    assert!(
-        log.contains("llama-server") || log.contains("llama"),
-        "{log}"
-    );
+    // llama-server's own lines, not only run-plan's header: a timing line per request.
+    assert_eq!(log.matches("prompt eval time").count(), 10, "{log}");
     assert_eq!(processes_under(&i.dir), Vec::<String>::new());
 }
 
@@ -176,9 +162,7 @@ fn engine_that_crashes_at_start_fails_with_its_log_tail() {
     let bad = i.dir.join("not-a-model.gguf");
     std::fs::write(&bad, b"this is not a gguf file").unwrap();
     let path = path_with(&server);
-    let mut args = vec!["submit"];
-    args.extend_from_slice(SMOLLM);
-    args.extend(["--launcher", "local"]);
+    let args = submit_local();
     let out = i.run(
         &args,
         &[
@@ -194,7 +178,7 @@ fn engine_that_crashes_at_start_fails_with_its_log_tail() {
     assert!(show.contains("engine chat-server0 exited early"), "{show}");
     // The tail quotes llama-server's own complaint about the file.
     assert!(show.contains("not-a-model.gguf"), "{show}");
-    let st = status(&i.experiments("inference_smollm2-llamacpp"));
+    let st = run_status(&i.experiments("inference_smollm2-llamacpp"));
     assert_eq!(st["state"], "failed", "{st}");
     assert!(
         st["error"].as_str().unwrap().contains("exited early"),
@@ -215,10 +199,7 @@ fn engine_that_never_gets_ready_is_stopped_at_the_deadline() {
     // SAFETY: mkfifo on a NUL-terminated path we own.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let path = path_with(&server);
-    let mut args = vec!["submit"];
-    args.extend_from_slice(SMOLLM);
-    args.extend(["--launcher", "local"]);
-    let t0 = Instant::now();
+    let args = submit_local();
     let out = i.run(
         &args,
         &[
@@ -236,38 +217,9 @@ fn engine_that_never_gets_ready_is_stopped_at_the_deadline() {
         "{show}"
     );
     assert!(show.contains("last lines of"), "{show}");
-    eprintln!("never-ready run took {:?}", t0.elapsed());
-    let st = status(&i.experiments("inference_smollm2-llamacpp"));
+    let st = run_status(&i.experiments("inference_smollm2-llamacpp"));
     assert_eq!(st["servers_stopped_on_purpose"], true, "{st}");
     assert_eq!(processes_under(&i.dir), Vec::<String>::new());
-}
-
-/// Waits until `f` holds, polling a file the run writes (the engine log), up to `limit`.
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-fn kill_engine_in(dir: &Path) -> Option<u32> {
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let cwd = std::fs::read_link(e.path().join("cwd")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmd).contains("llama-server") && cwd.starts_with(dir) {
-            // SAFETY: kill(2) on the engine process found above.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            return Some(pid);
-        }
-    }
-    None
 }
 
 #[test]
@@ -277,9 +229,7 @@ fn engine_that_dies_mid_run_keeps_the_results_so_far() {
     };
     let i = Install::new("plan-llama-dies", "gb200");
     let path = path_with(&server);
-    let mut args = vec!["submit"];
-    args.extend_from_slice(SMOLLM);
-    args.extend(["--launcher", "local"]);
+    let args = submit_local();
     let child: Child = i
         .cmd(
             &args,
@@ -304,11 +254,13 @@ fn engine_that_dies_mid_run_keeps_the_results_so_far() {
             .and_then(|l| std::fs::read_to_string(l).ok())
             .is_some_and(|t| t.matches("prompt eval time").count() >= 2)
     };
-    assert!(
-        wait_for(Duration::from_secs(120), finished),
-        "the engine served nothing"
-    );
-    let pid = kill_engine_in(&i.dir).expect("no llama-server running in the run folder");
+    wait_for("two requests served", Duration::from_secs(120), finished);
+    let (pid, _) = processes_in(&i.dir)
+        .into_iter()
+        .find(|(_, d)| d.contains("llama-server"))
+        .expect("no llama-server running in the run folder");
+    // SAFETY: kill(2) on the engine process found above.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let id = job_id(&out);
@@ -319,14 +271,7 @@ fn engine_that_dies_mid_run_keeps_the_results_so_far() {
     );
     // The step's results are written: the requests served before the kill completed, the
     // rest failed, all recorded.
-    let d = dirs_containing(&exp, "_CON1_chat");
-    assert_eq!(d.len(), 1, "{d:?}");
-    let stamp = std::fs::read_dir(&d[0])
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let stamp = only_run_dir(&exp, "_CON1_chat");
     let recs = records(&stamp);
     let completed = recs
         .iter()
@@ -335,7 +280,7 @@ fn engine_that_dies_mid_run_keeps_the_results_so_far() {
     assert_eq!(recs.len(), 12, "{}", stamp.display());
     assert!((2..12).contains(&completed), "completed {completed}");
     assert!(stamp.join("summary.json").is_file());
-    let st = status(&exp);
+    let st = run_status(&exp);
     assert_eq!(st["state"], "failed", "{st}");
     assert_eq!(st["steps"][0]["name"], "chat-c1", "{st}");
     assert_eq!(processes_under(&i.dir), Vec::<String>::new());

@@ -4,7 +4,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::launch_support::{dirs_containing, find_files, job_id, text, Install};
+use crate::launch_support::{
+    dirs_containing, find_files, job_id, only_run_dir, run_status, text, Install, LLAMA33,
+};
+use crate::support::{read_json, records};
 
 fn enabled(test: &str) -> bool {
     let on = std::env::var("LLMB_TEST_SLURM").is_ok_and(|v| v == "1");
@@ -40,18 +43,10 @@ const LONG: &[(&str, &str)] = &[
     ("SIM_ARGS", "--ttft-ms 10 --itl-ms 10"),
 ];
 
-const LLAMA33: &[&str] = &[
-    "-w",
-    "inference_llama3.3",
-    "-s",
-    "70b",
-    "--dtype",
-    "nvfp4",
-    "--scale",
-    "1",
-    "--engine",
-    "sim",
-];
+/// `COMMAND` of the llama3.3 recipe's smallest point on the simulated engine.
+fn llama33_sim(command: &'static str) -> Vec<&'static str> {
+    [&[command][..], LLAMA33, &["--engine", "sim"]].concat()
+}
 
 #[test]
 fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
@@ -59,8 +54,7 @@ fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
         return;
     }
     let i = Install::new("slurm-accept", "gb200");
-    let mut args = vec!["single"];
-    args.extend_from_slice(LLAMA33);
+    let args = llama33_sim("single");
     let out = i.llmb_run(
         &args,
         &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "40")],
@@ -162,8 +156,7 @@ fn failing_engine_ends_failed_with_its_log_tail() {
         return;
     }
     let i = Install::new("slurm-fail", "gb200");
-    let mut args = vec!["submit"];
-    args.extend_from_slice(LLAMA33);
+    let args = llama33_sim("submit");
     let out = i.run(
         &args,
         &[
@@ -185,8 +178,7 @@ fn cancel_ends_cancelled() {
         return;
     }
     let i = Install::new("slurm-cancel", "gb200");
-    let mut args = vec!["submit"];
-    args.extend_from_slice(LLAMA33);
+    let args = llama33_sim("submit");
     let out = i.run(&args, LONG);
     assert!(out.status.success(), "{}", text(&out));
     let id = job_id(&out);
@@ -203,8 +195,7 @@ fn time_limit_ends_timeout() {
         return;
     }
     let i = Install::new("slurm-timeout", "gb200");
-    let mut args = vec!["submit"];
-    args.extend_from_slice(LLAMA33);
+    let args = llama33_sim("submit");
     let out = i.run(&args, LONG);
     assert!(out.status.success(), "{}", text(&out));
     let id = job_id(&out);
@@ -230,11 +221,10 @@ fn time_limit_ends_timeout() {
     assert!(upd.status.success(), "{}", text(&upd));
     assert_eq!(i.wait_state(&id, END, terminal), "TIMEOUT");
     // run-plan saw Slurm's SIGTERM and stopped the engine on purpose.
-    let status = find_files(&i.experiments("inference_llama3.3"), "run_status.json");
-    if let Some(p) = status.first() {
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-        assert_eq!(v["state"], "interrupted", "{v}");
-    }
+    let v = run_status(&i.experiments("inference_llama3.3"));
+    assert_eq!(v["state"], "interrupted", "{v}");
+    assert_eq!(v["signal"], "SIGTERM", "{v}");
+    assert_eq!(v["servers_stopped_on_purpose"], true, "{v}");
 }
 
 /// Polls `sacct` for a job submitted outside llmb until it is terminal.
@@ -326,8 +316,7 @@ fn llama_cpp_recipe_runs_as_a_slurm_job() {
     };
     let i = Install::new("slurm-llama", "gb200");
     let path = crate::plan_engines::path_with(&server);
-    let mut args = vec!["submit"];
-    args.extend_from_slice(crate::plan_engines::SMOLLM);
+    let args = [&["submit"][..], crate::plan_engines::SMOLLM].concat();
     let out = i.run(
         &args,
         &[
@@ -344,11 +333,7 @@ fn llama_cpp_recipe_runs_as_a_slurm_job() {
     let show = i.run(&["jobs", "show", &id], &[]);
     assert_eq!(state, "COMPLETED", "{}", text(&show));
     let exp = i.experiments("inference_smollm2-llamacpp");
-    let d = dirs_containing(&exp, "_CON2_chat");
-    assert_eq!(d.len(), 1, "{d:?}");
-    let records = find_files(&d[0], "records.jsonl");
-    assert_eq!(records.len(), 1);
-    crate::plan_engines::assert_exact(records[0].parent().unwrap(), 4);
+    crate::plan_engines::assert_exact(&only_run_dir(&exp, "_CON2_chat"), 4);
     assert_eq!(
         crate::plan_engines::processes_under(&i.dir),
         Vec::<String>::new()
@@ -395,8 +380,7 @@ fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
     let rank = |server: &str, r: u32| -> String {
         let f = find_files(&exp, &format!("max_throughput-{server}-rank{r}.json"));
         assert_eq!(f.len(), 1, "{server} rank {r}");
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&f[0]).unwrap()).unwrap();
-        v["node"].as_str().unwrap().to_owned()
+        read_json(&f[0])["node"].as_str().unwrap().to_owned()
     };
     let prefill_nodes: BTreeSet<String> = (0..6).map(|p| rank(&format!("prefill{p}"), 0)).collect();
     assert_eq!(
@@ -413,16 +397,8 @@ fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
         "frontend on node 0"
     );
     // Concurrency 3 per decode server × 1 decode server; 10 × 3 measured requests.
-    let d = dirs_containing(&exp, "_CON3_max_throughput");
-    assert_eq!(d.len(), 1, "{d:?}");
-    let records = find_files(&d[0], "records.jsonl");
-    assert_eq!(records.len(), 1);
-    let dir = records[0].parent().unwrap();
-    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&records[0])
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let dir = only_run_dir(&exp, "_CON3_max_throughput");
+    let recs = records(&dir);
     let measured: Vec<_> = recs.iter().filter(|r| r["warmup"] != true).collect();
     assert_eq!(measured.len(), 30);
     for r in &measured {
@@ -431,8 +407,7 @@ fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
         assert_eq!(r["usage"]["prompt_tokens"], 64, "{r}");
     }
     // Per-GPU over all 32 GPUs and over the 8 decode GPUs, labelled.
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let summary = read_json(dir.join("summary.json"));
     let t = &summary["throughput"];
     assert_eq!(t["gpus"], 32);
     assert_eq!(t["decode_gpus"], 8);
@@ -447,8 +422,7 @@ fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
         "{perf}"
     );
     // The workers were scraped during the step: the decode worker generated the tokens.
-    let servers: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("servers.json")).unwrap()).unwrap();
+    let servers = read_json(dir.join("servers.json"));
     assert!(
         servers["max_throughput-decode0"]["samples"]
             .as_u64()
@@ -457,10 +431,7 @@ fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
         "{servers}"
     );
     assert!(servers["max_throughput-prefill0"].is_object(), "{servers}");
-    let status: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(find_files(&exp, "run_status.json")[0].clone()).unwrap(),
-    )
-    .unwrap();
+    let status = run_status(&exp);
     assert_eq!(status["state"], "completed", "{status}");
     assert_eq!(status["servers"].as_array().unwrap().len(), 8, "{status}");
     assert_eq!(status["servers_stopped_on_purpose"], true);

@@ -315,9 +315,7 @@ fn local_launcher_runs_llama33_chat_on_the_simulator() {
         .count();
     assert_eq!(n, 40, "one record per request");
     assert_eq!(find_files(&chat[0], "summary.json").len(), 1);
-    let status = find_files(&exp, "run_status.json");
-    let status: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&status[0]).unwrap()).unwrap();
+    let status = crate::launch_support::run_status(&exp);
     assert_eq!(status["servers_stopped_on_purpose"], true);
     assert_eq!(i.state(&id), "COMPLETED");
     let list = i.run(&["jobs", "list"], &[]);

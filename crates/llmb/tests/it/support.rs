@@ -1,7 +1,7 @@
 //! Helpers: run the binary, start `llmb serve sim` on port 0 and read its address.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 pub fn llmb() -> Command {
@@ -70,7 +70,46 @@ pub fn tempdir(name: &str) -> PathBuf {
     d
 }
 
-pub fn read_json(p: PathBuf) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .unwrap()
+pub fn read_json(p: impl AsRef<Path>) -> serde_json::Value {
+    let p = p.as_ref();
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every line of a JSON-lines file, parsed; panics naming the file.
+pub fn jsonl(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", p.display())))
+        .collect()
+}
+
+/// The run's per-request records (`records.jsonl` in a result folder).
+pub fn records(dir: &Path) -> Vec<serde_json::Value> {
+    jsonl(&dir.join("records.jsonl"))
+}
+
+/// Every key path of a JSON document (`/a/b`), in document order: two documents that
+/// report the same quantities under the same names have the same list.
+pub fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    if let serde_json::Value::Object(m) = v {
+        for (k, v) in m {
+            let p = format!("{prefix}/{k}");
+            out.push(p.clone());
+            key_paths(v, &p, out);
+        }
+    }
+}
+
+/// Polls `cond` until it holds; fails the test naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < end,
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

@@ -119,6 +119,26 @@ pub async fn run(a: RunPlanArgs) -> anyhow::Result<ExitStatus> {
     }
     let (stop_tx, stop_rx) = watch::channel(None::<&'static str>);
     tokio::spawn(signal_task(stop_tx));
+    let path = plan.run_dir.join("run_status.json");
+    {
+        // On a signal, say so at once: Slurm kills the job KillWait seconds after its SIGTERM,
+        // which may come before the orderly stop below has written the full status.
+        let (mut rx, path) = (stop_rx.clone(), path.clone());
+        tokio::spawn(async move {
+            if let Ok(sig) = rx.wait_for(Option::is_some).await {
+                let early = RunStatus {
+                    state: RunState::Interrupted,
+                    servers_stopped_on_purpose: true,
+                    signal: sig.map(String::from),
+                    ..RunStatus::default()
+                };
+                let _ = std::fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&early).unwrap_or_default(),
+                );
+            }
+        });
+    }
     let mut status = RunStatus::default();
     let result = execute(&plan, &placement, stop_rx.clone(), &mut status).await;
     let signal = *stop_rx.borrow();
@@ -131,7 +151,6 @@ pub async fn run(a: RunPlanArgs) -> anyhow::Result<ExitStatus> {
     if let Err(e) = &result {
         status.error = Some(format!("{e:#}"));
     }
-    let path = plan.run_dir.join("run_status.json");
     std::fs::write(&path, serde_json::to_string_pretty(&status)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     match (result, signal) {
