@@ -4,8 +4,8 @@
 //!
 //! Secrets are never written: in the `environment` maps a value is either a non-secret
 //! literal or `null`, which means "pass this variable through from the submitting shell".
-//! [`ClusterConfig::to_yaml`] refuses literal values for names that look secret (`*TOKEN*`,
-//! `*KEY*`, `*SECRET*`, `*PASSWORD*`, `*CREDENTIAL*`); [`ClusterConfig::scrub_secrets`] turns
+//! [`ClusterConfig::to_yaml`] refuses literal values for names that look secret
+//! ([`looks_secret`]); [`ClusterConfig::scrub_secrets`] turns
 //! such values read from a legacy file into pass-throughs.
 
 use std::collections::BTreeMap;
@@ -487,12 +487,18 @@ impl ClusterConfig {
     }
 }
 
-/// Whether a variable name looks like it holds a secret.
+/// Whether a variable name looks like it holds a secret: `HF_TOKEN`, `*_TOKEN`, `*_KEY`,
+/// `*API_KEY*`, `*SECRET*`, `*PASSWORD*`, `*PASSWD*`, `*CREDENTIAL*`. The one rule for
+/// every file llmb writes (cluster_config.yaml, provenance files, dry runs).
+///
+/// Knobs are not secrets: `MAX_NUM_TOKENS` ends in `_TOKENS`, `TOKENIZER` is a path.
 pub fn looks_secret(name: &str) -> bool {
-    let u = name.to_ascii_uppercase();
-    ["TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"]
-        .iter()
-        .any(|w| u.contains(w))
+    let k = name.to_ascii_uppercase();
+    k.ends_with("_TOKEN")
+        || k.ends_with("_KEY")
+        || ["API_KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"]
+            .iter()
+            .any(|w| k.contains(w))
 }
 
 #[cfg(test)]

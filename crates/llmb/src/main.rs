@@ -4,7 +4,6 @@
 mod cli;
 mod commands;
 mod live;
-mod usecase;
 
 use std::process::ExitCode;
 

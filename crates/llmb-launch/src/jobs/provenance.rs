@@ -166,18 +166,10 @@ impl Secrets {
     }
 }
 
-/// Whether a variable or key name looks like it holds a secret (case-insensitive):
-/// `HF_TOKEN`, `*_TOKEN`, `*_KEY`, `*API_KEY*`, `*SECRET*`, `*PASSWORD*`.
-///
-/// `MAX_NUM_TOKENS` is not a secret: it ends in `_TOKENS`.
+/// Whether a key names a secret (case-insensitive): the rule cluster_config.yaml is written by
+/// ([`llmb_recipe::cluster_config::looks_secret`]).
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_uppercase();
-    k == "HF_TOKEN"
-        || k.ends_with("_TOKEN")
-        || k.ends_with("_KEY")
-        || k.contains("API_KEY")
-        || k.contains("SECRET")
-        || k.contains("PASSWORD")
+    llmb_recipe::cluster_config::looks_secret(key)
 }
 
 /// Replace, anywhere in `value`, what sits under a secret-looking key and every string
@@ -347,6 +339,8 @@ mod tests {
             "AWS_SECRET_ACCESS_KEY",
             "db_password",
             "SSH_KEY",
+            "NGC_CREDENTIAL",
+            "DB_PASSWD",
         ] {
             assert!(is_secret_key(k), "{k}");
         }

@@ -105,30 +105,45 @@ impl ServerView {
     }
 }
 
-/// `GET path` over HTTP/1.0 from `host:port`; the body when the status is 200.
-pub async fn fetch(addr: &str, path: &str, timeout: Duration) -> Result<String, String> {
+/// `GET path` over HTTP/1.0 from `host:port`: the status and up to 4 MiB of the body.
+/// Engines' readiness probes and their `/metrics` both go through it.
+pub async fn get(addr: &str, path: &str, timeout: Duration) -> Result<(u16, String), String> {
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: text/plain\r\n\r\n");
+        let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         s.write_all(req.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
+        (&mut s)
+            .take(4 << 20)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&buf);
         let (head, body) = text
             .split_once("\r\n\r\n")
             .ok_or_else(|| "not an HTTP response".to_string())?;
-        match head.split_whitespace().nth(1) {
-            Some("200") => Ok(body.to_owned()),
-            other => Err(format!("GET {path} answered {}", other.unwrap_or("?"))),
-        }
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| "not an HTTP response".to_string())?;
+        Ok((status, body.to_owned()))
     };
     tokio::time::timeout(timeout, attempt)
         .await
         .map_err(|_| format!("GET {path} took longer than {timeout:?}"))?
+}
+
+/// `GET path` from `host:port`; the body when the status is 200.
+pub async fn fetch(addr: &str, path: &str, timeout: Duration) -> Result<String, String> {
+    match get(addr, path, timeout).await? {
+        (200, body) => Ok(body),
+        (status, _) => Err(format!("GET {path} answered {status}")),
+    }
 }
 
 /// A running scraper.
@@ -225,8 +240,10 @@ mod tests {
 
     #[test]
     fn any_engine_reads_the_simulators_names() {
-        let text = "llmb:num_requests_running{model_name=\"m\"} 3\nllmb:generation_tokens_total{model_name=\"m\"} 42\n";
-        let s = CommonSample::from_exposition(text, &ANY_ENGINE);
+        let m = crate::sim::metrics::SimMetrics::new(100);
+        m.set_occupancy(3, 0, 0);
+        m.add_tokens(0, 42);
+        let s = CommonSample::from_exposition(&m.render("m"), &ANY_ENGINE);
         assert_eq!(
             (s.running, s.generated_tokens_total),
             (Some(3.0), Some(42.0))

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use super::{bad, embedded, workers, ExitStatus};
 use crate::cli::bench::{BenchArgs, EndpointArg, FormatArg, ServerArg};
 use crate::live::Live;
-use crate::usecase::{self, UseCase};
+use llmb_recipe::use_case::{self, UseCase};
 
 /// One load point of the run.
 struct Point {
@@ -70,9 +70,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
     let use_cases: Vec<UseCase> = a
         .use_cases
         .iter()
-        .map(|s| usecase::parse(s))
+        .map(|s| use_case::parse_list(s))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?
+        .map_err(|e| bad(e.0))?
         .into_iter()
         .flatten()
         .collect();
@@ -226,7 +226,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         None => {
             let (isl, osl) = shapes[0]
                 .as_ref()
-                .map_or((a.isl as u64, a.osl as u64), |u| (u.isl, u.osl));
+                .map_or((a.isl as u64, a.osl as u64), |u| {
+                    (u64::from(u.isl), u64::from(u.osl))
+                });
             let label = a
                 .label
                 .clone()
@@ -255,7 +257,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         let (isl, osl) = point
             .use_case
             .as_ref()
-            .map_or((a.isl as u64, a.osl as u64), |u| (u.isl, u.osl));
+            .map_or((a.isl as u64, a.osl as u64), |u| {
+                (u64::from(u.isl), u64::from(u.osl))
+            });
         let count = match (a.num_requests, a.multi_round, point.concurrency, a.duration) {
             (Some(n), _, _, _) => Some(n),
             (None, Some(k), Concurrency::Limit(c), _) => Some(c as u64 * k),

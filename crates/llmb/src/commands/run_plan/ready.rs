@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use llmb_serve::engine::{StopPolicy, StopSignal};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use llmb_serve::engine::{telemetry, StopPolicy, StopSignal};
 use tokio::process::Child;
 
 use super::*;
@@ -68,7 +67,9 @@ pub(super) async fn wait_ready(
             r.port = listening_port(&r.plan.log);
         }
         if let Some(p) = r.port {
-            if let Some((code, body)) = http_get(&host, p, &probe.path).await {
+            if let Ok((code, body)) =
+                telemetry::get(&format!("{host}:{p}"), &probe.path, Duration::from_secs(2)).await
+            {
                 if probe.is_ready(code, &body) {
                     r.url = Some(format!("http://{host}:{p}"));
                     r.ready = true;
@@ -103,26 +104,6 @@ pub(super) fn listening_port(log: &Path) -> Option<u16> {
         let url = l.split("listening on ").nth(1)?.split_whitespace().next()?;
         url.trim_end_matches('/').rsplit(':').next()?.parse().ok()
     })
-}
-
-/// One `GET path` over HTTP/1.0: the status and (up to 64 KiB of) the body.
-pub(super) async fn http_get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
-    let attempt = async {
-        let mut s = tokio::net::TcpStream::connect((host, port)).await.ok()?;
-        let req =
-            format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = Vec::new();
-        let _ = (&mut s).take(64 * 1024).read_to_end(&mut buf).await;
-        let text = String::from_utf8_lossy(&buf);
-        let code = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        Some((code, body.to_string()))
-    };
-    tokio::time::timeout(Duration::from_secs(2), attempt)
-        .await
-        .ok()
-        .flatten()
 }
 
 /// The stop signal, up to the engine's grace, then SIGKILL. A local engine runs in its own
