@@ -190,7 +190,14 @@ fn job_env(
             env.insert(k, v);
         }
     }
-    env.extend(install.config.job_environment(shell).0);
+    let (passed, missing) = install.config.job_environment(shell);
+    env.extend(passed);
+    for name in missing {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: cluster_config.yaml passes {name} through to jobs, but this shell does not set it; export {name} before submitting if the job needs it"
+        );
+    }
     env.extend(spec.knobs.clone());
     env.extend(spec.env_overrides.clone());
     env.insert("LLMB_INSTALL".into(), install.dir.display().to_string());

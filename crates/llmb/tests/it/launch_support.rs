@@ -16,6 +16,7 @@ const OTHER_VARS: &[&str] = &[
     "LLMB_READY_TIMEOUT_S",
     "SLURM_JOB_ID",
     "SLURM_JOB_NODELIST",
+    "HF_TOKEN",
 ];
 
 /// The seeds' first recipe at its smallest point (add `--engine sim` to run it without a GPU).

@@ -36,6 +36,14 @@ fn dry_run(i: &Install, args: &[&str]) -> String {
     assert!(s.contains("# dry run: nothing submitted"), "{s}");
     assert!(s.contains(" sbatch --parsable "), "{s}");
     assert!(s.contains("run-plan "), "{s}");
+    // `llmb init` passes HF_TOKEN through; the tests' shell has none, and is told so.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "cluster_config.yaml passes HF_TOKEN through to jobs, but this shell does not set it"
+        ),
+        "{}",
+        text(&out)
+    );
     assert!(
         std::fs::read_dir(i.dir.join("workloads"))
             .unwrap()
