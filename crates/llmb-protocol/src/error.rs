@@ -1,4 +1,5 @@
-//! Errors from decoding what a server sent: which part of the stream was wrong.
+//! Errors from decoding what a server sent: which part of the stream was wrong; and how any
+//! error is told with its causes.
 
 /// A chunk or body that does not follow the OpenAI wire format.
 #[derive(Debug, thiserror::Error)]
@@ -26,4 +27,20 @@ impl ProtocolError {
             snippet: String::from_utf8_lossy(&payload[..end]).into_owned(),
         }
     }
+}
+
+/// An error and its sources, joined with `: `; a source whose message the text already holds
+/// (hyper repeats its cause) is not repeated.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
 }

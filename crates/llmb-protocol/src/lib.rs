@@ -10,7 +10,7 @@ pub mod error;
 pub mod sse;
 pub mod stream;
 
-pub use error::ProtocolError;
+pub use error::{error_chain, ProtocolError};
 pub use sse::{SseDecoder, SseEvent};
 pub use stream::{ChunkView, Usage};
 

@@ -15,7 +15,7 @@ use llmb_protocol::Endpoint;
 use super::health;
 use super::metrics::{FrontendMetrics, RequestGuard};
 use super::phase;
-use super::pool::{chain, Lease, Pool, UpstreamError, Worker};
+use super::pool::{Lease, Pool, UpstreamError, Worker};
 use super::relay::{Relay, RelayPlan};
 use super::{Deadlines, FrontendConfig, OUTPUT_TOKENS_HEADER};
 use crate::engine::DisaggRole;
@@ -174,7 +174,7 @@ async fn prefill(
             .into_body()
             .collect()
             .await
-            .map_err(|e| UpstreamError::Transport(chain(&e)))?
+            .map_err(|e| UpstreamError::Transport(llmb_protocol::error_chain(&e)))?
             .to_bytes();
         conn.release();
         Ok((status, bytes))

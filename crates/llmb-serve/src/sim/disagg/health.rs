@@ -35,7 +35,7 @@ pub async fn probe(worker: Arc<Worker>, deadline: Duration) -> Probe {
             .into_body()
             .collect()
             .await
-            .map_err(|e| UpstreamError::Transport(super::pool::chain(&e)))?
+            .map_err(|e| UpstreamError::Transport(llmb_protocol::error_chain(&e)))?
             .to_bytes();
         conn.release();
         if status.is_success() {

@@ -14,6 +14,8 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use llmb_protocol::error_chain;
+
 use super::WorkerUrl;
 use crate::engine::DisaggRole;
 
@@ -68,18 +70,6 @@ impl UpstreamError {
     }
 }
 
-/// An error and its sources, joined.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
-
 /// One worker: where it is, its idle connections and how busy the frontend keeps it.
 #[derive(Debug)]
 pub struct Worker {
@@ -129,7 +119,7 @@ impl Worker {
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| UpstreamError::Connect(chain(&e)))?;
+            .map_err(|e| UpstreamError::Connect(error_chain(&e)))?;
         // Ends when the connection closes: the sender and any response body dropped, or
         // the worker gone.
         tokio::spawn(async move {
@@ -183,9 +173,9 @@ impl Worker {
                 sender
                     .send_request(req)
                     .await
-                    .map_err(|e| UpstreamError::Transport(chain(&e)))?
+                    .map_err(|e| UpstreamError::Transport(error_chain(&e)))?
             }
-            Err(e) => return Err(UpstreamError::Transport(chain(e.error()))),
+            Err(e) => return Err(UpstreamError::Transport(error_chain(e.error()))),
         };
         Ok((
             resp,

@@ -127,7 +127,7 @@ impl Body for Relay {
                 }
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(Err(e))) => this.fail(&super::pool::chain(&e)),
+            Poll::Ready(Some(Err(e))) => this.fail(&llmb_protocol::error_chain(&e)),
             Poll::Pending => {
                 // The timer is re-armed only when it fires, not on every frame.
                 while this.timer.as_mut().poll(cx).is_ready() {
