@@ -167,8 +167,9 @@ fn request_bytes(cfg: &ReaderConfig) -> Vec<u8> {
 /// One keep-alive connection and its buffers.
 struct Conn {
     sock: TcpStream,
-    /// Raw bytes read and not yet consumed.
+    /// Raw bytes read; `raw[..pos]` is consumed and dropped at the next read.
     raw: Vec<u8>,
+    pos: usize,
     /// De-chunked body bytes not yet framed into SSE events.
     sse: Vec<u8>,
     anchor: MonoAnchor,
@@ -188,12 +189,16 @@ impl Conn {
         Conn {
             sock,
             raw: Vec::with_capacity(16 * 1024),
+            pos: 0,
             sse: Vec::with_capacity(4 * 1024),
             anchor: MonoAnchor::now(),
         }
     }
 
     async fn fill(&mut self) -> Result<Instant, ReadError> {
+        // What the chunk decoder consumed goes once per read, not once per chunk.
+        self.raw.drain(..self.pos);
+        self.pos = 0;
         let len = self.raw.len();
         self.raw.reserve(8 * 1024);
         let n = self.sock.read_buf(&mut self.raw).await?;
@@ -204,6 +209,8 @@ impl Conn {
     }
 
     async fn exchange(&mut self, request: &[u8], out: &mut Tally) -> Result<(), ReadError> {
+        self.raw.drain(..self.pos);
+        self.pos = 0;
         self.sock.write_all(request).await?;
         // Status line and headers.
         let head_end = loop {
@@ -216,7 +223,7 @@ impl Conn {
             let line = String::from_utf8_lossy(&self.raw[..head_end.min(64)]).into_owned();
             return Err(ReadError::Protocol(line));
         }
-        self.raw.drain(..head_end);
+        self.pos = head_end;
         self.sse.clear();
         let mut at = Instant::now();
         let mut done = false;
@@ -239,20 +246,20 @@ impl Conn {
 
     /// Moves one chunk of the chunked body from `raw` to `sse`.
     fn dechunk(&mut self) -> Result<Chunked, ReadError> {
-        let Some(eol) = find(&self.raw, b"\r\n") else {
+        let raw = &self.raw[self.pos..];
+        let Some(eol) = find(raw, b"\r\n") else {
             return Ok(Chunked::More);
         };
-        let size_hex = std::str::from_utf8(&self.raw[..eol])
+        let size_hex = std::str::from_utf8(&raw[..eol])
             .ok()
             .and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok())
             .ok_or_else(|| ReadError::Protocol("bad chunk size".into()))?;
         let need = eol + 2 + size_hex + 2;
-        if self.raw.len() < need {
+        if raw.len() < need {
             return Ok(Chunked::More);
         }
-        self.sse
-            .extend_from_slice(&self.raw[eol + 2..eol + 2 + size_hex]);
-        self.raw.drain(..need);
+        self.sse.extend_from_slice(&raw[eol + 2..eol + 2 + size_hex]);
+        self.pos += need;
         Ok(if size_hex == 0 {
             Chunked::End
         } else {
@@ -295,7 +302,7 @@ impl Conn {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 #[cfg(test)]
