@@ -258,7 +258,8 @@ impl Conn {
         if raw.len() < need {
             return Ok(Chunked::More);
         }
-        self.sse.extend_from_slice(&raw[eol + 2..eol + 2 + size_hex]);
+        self.sse
+            .extend_from_slice(&raw[eol + 2..eol + 2 + size_hex]);
         self.pos += need;
         Ok(if size_hex == 0 {
             Chunked::End

@@ -1,5 +1,5 @@
-//! The response body type: a whole buffer, a stream of chunks fed by a channel whose
-//! error ends the connection abruptly (how a reset mid-stream is simulated), or a worker's
+//! The response body type: a whole buffer, a generation polled chunk by chunk (its error
+//! ends the connection abruptly: how a reset mid-stream is simulated), or a worker's
 //! response relayed by the disaggregated frontend.
 
 use std::pin::Pin;
@@ -7,15 +7,14 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::sync::mpsc;
 
 /// A response body.
 #[derive(Debug)]
 pub enum SimBody {
     /// All at once.
     Full(Option<Bytes>),
-    /// Chunk by chunk.
-    Stream(mpsc::Receiver<Result<Bytes, std::io::Error>>),
+    /// Chunk by chunk, as the generation produces them.
+    Generate(Box<super::generate::Generation>),
     /// A decode worker's body, passed on as it arrives.
     Relay(Box<super::disagg::relay::Relay>),
 }
@@ -37,7 +36,7 @@ impl Body for SimBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.get_mut() {
             SimBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            SimBody::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data))),
+            SimBody::Generate(g) => g.poll_bytes(cx).map(|o| o.map(|r| r.map(Frame::data))),
             SimBody::Relay(r) => Pin::new(r.as_mut()).poll_frame(cx),
         }
     }
@@ -45,7 +44,7 @@ impl Body for SimBody {
     fn is_end_stream(&self) -> bool {
         match self {
             SimBody::Full(b) => b.is_none(),
-            SimBody::Stream(_) => false,
+            SimBody::Generate(_) => false,
             SimBody::Relay(r) => r.is_end_stream(),
         }
     }
@@ -54,7 +53,7 @@ impl Body for SimBody {
         match self {
             SimBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             SimBody::Full(None) => SizeHint::with_exact(0),
-            SimBody::Stream(_) => SizeHint::default(),
+            SimBody::Generate(_) => SizeHint::default(),
             SimBody::Relay(r) => r.size_hint(),
         }
     }

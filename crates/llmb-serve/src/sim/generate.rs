@@ -1,7 +1,10 @@
 //! One generation: how long the output is, when each token is produced (scheduler or
 //! fixed clock), and how tokens become chunks, with the injected fault if any.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +14,7 @@ use llmb_protocol::disagg::DisaggPhase;
 use llmb_protocol::Endpoint;
 use llmb_rand::Rng;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::body::SimBody;
 use super::faults::FaultKind;
@@ -46,6 +49,11 @@ pub struct Job {
 }
 
 impl Job {
+    /// KV-cache tokens the request holds while it runs.
+    pub fn kv(&self) -> u64 {
+        self.prompt_tokens + self.output_tokens
+    }
+
     /// Decode phase: the prompt's KV cache is already here, so there is no prefill work.
     pub fn kv_transferred(&self) -> bool {
         matches!(self.phase, Some(DisaggPhase::Decode { .. }))
@@ -70,7 +78,14 @@ pub fn output_length(cfg: &SimConfig, n: u64, s: &Sampling, max_tokens: Option<u
 
 /// Where a request's tokens come from.
 enum Source {
-    Fixed { next: Instant, itl: Duration },
+    /// Fixed timing: the next token is due at `next`; `sleep` is the one timer of the
+    /// request, re-armed for each token.
+    Fixed {
+        next: Instant,
+        itl: Duration,
+        sleep: Pin<Box<Sleep>>,
+    },
+    /// The batching scheduler sends how many tokens each step produced.
     Batched(mpsc::UnboundedReceiver<u32>),
 }
 
@@ -78,10 +93,18 @@ enum Source {
 const TIMER_LEAD: Duration = Duration::from_millis(1);
 
 impl Source {
-    /// Waits for the next produced token(s); `None` when the engine dropped the request.
-    async fn next(&mut self) -> Option<u32> {
+    fn fixed(first: Instant, itl: Duration) -> Source {
+        Source::Fixed {
+            next: first,
+            itl,
+            sleep: Box::pin(tokio::time::sleep_until(first)),
+        }
+    }
+
+    /// The next produced token(s); `Ready(None)` when the engine dropped the request.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<u32>> {
         match self {
-            Source::Fixed { next, itl } => {
+            Source::Fixed { next, itl, sleep } => {
                 // A deadline already past (firehose: ITL 0) needs no trip through the timer.
                 // tokio's timer fires on the first 1 ms tick at or after a deadline and its
                 // driver parks in whole milliseconds too: measured here, sleeps wake about
@@ -90,12 +113,15 @@ impl Source {
                 // are absolute, so the lateness is the same for every token).
                 let aim = next.checked_sub(TIMER_LEAD).unwrap_or(*next);
                 if aim > Instant::now() {
-                    tokio::time::sleep_until(aim).await;
+                    if sleep.deadline() != aim {
+                        sleep.as_mut().reset(aim);
+                    }
+                    ready!(sleep.as_mut().poll(cx));
                 }
                 *next += *itl;
-                Some(1)
+                Poll::Ready(Some(1))
             }
-            Source::Batched(rx) => rx.recv().await,
+            Source::Batched(rx) => rx.poll_recv(cx),
         }
     }
 }
@@ -121,10 +147,10 @@ pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<Si
     let source = match &app.cfg.timing {
         // With the KV cache transferred the first token is a decode step like the others:
         // it comes one `itl` after arrival, and `ttft` (prefill) is skipped.
-        Timing::Fixed { ttft, itl } => Source::Fixed {
-            next: job.arrival + if job.kv_transferred() { *itl } else { *ttft },
-            itl: *itl,
-        },
+        Timing::Fixed { ttft, itl } => Source::fixed(
+            job.arrival + if job.kv_transferred() { *itl } else { *ttft },
+            *itl,
+        ),
         Timing::Batched(_) => {
             let (tx, rx) = mpsc::unbounded_channel();
             let sched = app
@@ -142,7 +168,6 @@ pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<Si
             Source::Batched(rx)
         }
     };
-    let (tx, rx) = mpsc::channel(32);
     let content_type = if job.stream {
         "text/event-stream"
     } else {
@@ -156,121 +181,232 @@ pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<Si
         // Tells the frontend what to add to its output-token counter when the stream ends.
         resp = resp.header(super::disagg::OUTPUT_TOKENS_HEADER, job.output_tokens);
     }
-    tokio::spawn(run(app, job, source, tx));
-    Ok(resp.body(SimBody::Stream(rx)).expect("static response"))
+    let generation = Generation::new(app, job, source);
+    Ok(resp
+        .body(SimBody::Generate(Box::new(generation)))
+        .expect("static response"))
 }
 
-type Tx = mpsc::Sender<Result<Bytes, std::io::Error>>;
+/// One request's generation, driven by the connection that streams it: hyper polls the
+/// body, the body waits for the next token and hands the chunk straight back. The send
+/// stamp is taken in the same poll that returns the bytes to be written, and no task or
+/// channel sits between the token and the socket (one wake-up per chunk).
+pub struct Generation {
+    app: Arc<App>,
+    job: Job,
+    source: Source,
+    writer: ChunkWriter,
+    rng: Rng,
+    produced: u64,
+    pending: u32,
+    text: String,
+    sent_first: bool,
+    fault_at: u64,
+    /// Tokens the source produced that are not yet in the text (a step may make several).
+    owed: u32,
+    state: GenState,
+}
 
-async fn run(app: Arc<App>, job: Job, mut source: Source, tx: Tx) {
-    let fixed = matches!(source, Source::Fixed { .. });
-    let kv = job.prompt_tokens + job.output_tokens;
-    let prefilled = if job.kv_transferred() {
-        0
-    } else {
-        job.prompt_tokens
-    };
-    if fixed {
-        app.metrics.request_started(kv);
+/// Where a generation stands between polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GenState {
+    Producing,
+    /// The token that triggers the injected fault was produced (its chunk may have gone).
+    FaultDue,
+    /// A stall: never another byte; the body is dropped when the client goes.
+    Stalled,
+    Done,
+}
+
+impl std::fmt::Debug for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generation")
+            .field("n", &self.job.n)
+            .field("produced", &self.produced)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let writer = ChunkWriter::new(job.endpoint, job.n, created, &app.cfg.model);
-    let words = app.tokenizer.words();
-    let mut rng = Rng::for_item(app.cfg.seed, job.n);
-    let fault_at = (job.output_tokens / 2).max(1);
-    let mut produced = 0u64;
-    let mut pending = 0u32;
-    let mut text = String::new();
-    let mut buf = Vec::with_capacity(512);
-    let mut sent_first = false;
-    let finish = if job.output_tokens > 0 {
-        "length"
-    } else {
-        "stop"
-    };
-    'gen: while produced < job.output_tokens {
-        let Some(k) = source.next().await else { break };
-        for _ in 0..k {
-            if produced == 0 {
-                app.metrics
-                    .observe_ttft(job.arrival.elapsed().as_secs_f64());
-            }
-            produced += 1;
-            pending += 1;
-            text.push(' ');
-            text.push_str(&words[rng.below(words.len() as u64) as usize]);
-            if fixed {
-                app.metrics
-                    .add_tokens(if produced == 1 { prefilled } else { 0 }, 1);
-            }
-            let last = produced == job.output_tokens;
-            if job.stream && (pending >= job.interval || last) {
-                buf.clear();
-                let stamp = llmb_protocol::clock::monotonic_ns();
-                writer.chunk(&mut buf, &text, !sent_first, last.then_some(finish), stamp);
-                if last && job.include_usage {
-                    writer.usage_chunk(&mut buf, job.prompt_tokens, produced);
+}
+
+impl Generation {
+    fn new(app: Arc<App>, job: Job, source: Source) -> Generation {
+        if matches!(source, Source::Fixed { .. }) {
+            app.metrics.request_started(job.kv());
+        }
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let writer = ChunkWriter::new(job.endpoint, job.n, created, &app.cfg.model);
+        let rng = Rng::for_item(app.cfg.seed, job.n);
+        let fault_at = (job.output_tokens / 2).max(1);
+        let state = if job.output_tokens == 0 {
+            GenState::Done
+        } else {
+            GenState::Producing
+        };
+        Generation {
+            app,
+            job,
+            source,
+            writer,
+            rng,
+            produced: 0,
+            pending: 0,
+            text: String::new(),
+            sent_first: false,
+            fault_at,
+            owed: 0,
+            state,
+        }
+    }
+
+    fn fixed(&self) -> bool {
+        matches!(self.source, Source::Fixed { .. })
+    }
+
+    fn finish_reason(&self) -> &'static str {
+        if self.job.output_tokens > 0 {
+            "length"
+        } else {
+            "stop"
+        }
+    }
+
+    /// Adds one produced token to the pending text.
+    fn produce_one(&mut self) {
+        if self.produced == 0 {
+            self.app
+                .metrics
+                .observe_ttft(self.job.arrival.elapsed().as_secs_f64());
+        }
+        self.produced += 1;
+        self.pending += 1;
+        let words = self.app.tokenizer.words();
+        self.text.push(' ');
+        self.text
+            .push_str(&words[self.rng.below(words.len() as u64) as usize]);
+        if self.fixed() {
+            let prefilled = if self.job.kv_transferred() {
+                0
+            } else {
+                self.job.prompt_tokens
+            };
+            self.app
+                .metrics
+                .add_tokens(if self.produced == 1 { prefilled } else { 0 }, 1);
+        }
+    }
+
+    /// The SSE event(s) for the pending text, stamped now.
+    fn chunk(&mut self) -> Bytes {
+        let last = self.produced == self.job.output_tokens;
+        let mut buf = Vec::with_capacity(320 + self.text.len());
+        let stamp = llmb_protocol::clock::monotonic_ns();
+        let finish = last.then_some(self.finish_reason());
+        self.writer
+            .chunk(&mut buf, &self.text, !self.sent_first, finish, stamp);
+        if last && self.job.include_usage {
+            self.writer
+                .usage_chunk(&mut buf, self.job.prompt_tokens, self.produced);
+        }
+        if last {
+            buf.extend_from_slice(b"data: [DONE]\n\n");
+        }
+        self.sent_first = true;
+        self.pending = 0;
+        self.text.clear();
+        Bytes::from(buf)
+    }
+
+    /// The next bytes of the body: `Ready(None)` at its end, an error to break the
+    /// connection (injected reset).
+    pub fn poll_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        loop {
+            match self.state {
+                GenState::Done => return Poll::Ready(None),
+                GenState::Stalled => return Poll::Pending,
+                GenState::FaultDue => {
+                    self.state = GenState::Producing;
+                    if let Some(out) = self.inject() {
+                        return Poll::Ready(Some(out));
+                    }
                 }
-                if last {
-                    buf.extend_from_slice(b"data: [DONE]\n\n");
+                GenState::Producing => {
+                    if self.produced == self.job.output_tokens {
+                        self.state = GenState::Done;
+                        if !self.job.stream {
+                            let full = self.writer.full(
+                                &self.text,
+                                self.finish_reason(),
+                                self.job.prompt_tokens,
+                                self.produced,
+                            );
+                            return Poll::Ready(Some(Ok(Bytes::from(full))));
+                        }
+                        continue;
+                    }
+                    if self.owed == 0 {
+                        let Some(k) = ready!(self.source.poll_next(cx)) else {
+                            // The engine dropped the request: end the body where it stands.
+                            self.state = GenState::Done;
+                            return Poll::Ready(None);
+                        };
+                        self.owed = k.min((self.job.output_tokens - self.produced) as u32);
+                    }
+                    while self.owed > 0 {
+                        self.owed -= 1;
+                        self.produce_one();
+                        let last = self.produced == self.job.output_tokens;
+                        let out = (self.job.stream && (self.pending >= self.job.interval || last))
+                            .then(|| self.chunk());
+                        if self.produced == self.fault_at && self.job.fault.is_some() {
+                            self.state = GenState::FaultDue;
+                        }
+                        if let Some(bytes) = out {
+                            return Poll::Ready(Some(Ok(bytes)));
+                        }
+                        if self.state == GenState::FaultDue {
+                            break;
+                        }
+                    }
                 }
-                sent_first = true;
-                pending = 0;
-                text.clear();
-                if tx.send(Ok(Bytes::copy_from_slice(&buf))).await.is_err() {
-                    break 'gen;
-                }
-            }
-            if produced == fault_at && !inject(job.fault, job.stream, &tx).await {
-                break 'gen;
             }
         }
     }
-    if !job.stream && produced == job.output_tokens {
-        let _ = tx
-            .send(Ok(Bytes::from(writer.full(
-                &text,
-                finish,
-                job.prompt_tokens,
-                produced,
-            ))))
-            .await;
-    }
-    if fixed {
-        app.metrics.request_ended(kv);
-    }
-}
 
-/// Applies a mid-stream fault; `false` when generation must stop.
-async fn inject(fault: Option<FaultKind>, stream: bool, tx: &Tx) -> bool {
-    match fault {
-        Some(FaultKind::Reset) => {
-            let _ = tx
-                .send(Err(std::io::Error::new(
+    /// Applies a mid-stream fault: the bytes to send, if any.
+    fn inject(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        match self.job.fault {
+            Some(FaultKind::Reset) => {
+                self.state = GenState::Done;
+                Some(Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "injected reset",
                 )))
-                .await;
-            false
-        }
-        Some(FaultKind::Stall) => {
-            tx.closed().await;
-            false
-        }
-        Some(FaultKind::Malformed) if stream => tx
-            .send(Ok(Bytes::from_static(
+            }
+            Some(FaultKind::Stall) => {
+                self.state = GenState::Stalled;
+                None
+            }
+            Some(FaultKind::Malformed) if self.job.stream => Some(Ok(Bytes::from_static(
                 b"data: {\"choices\":[{\"delta\":\n\n",
-            )))
-            .await
-            .is_ok(),
-        Some(FaultKind::Malformed) => {
-            let _ = tx
-                .send(Ok(Bytes::from_static(b"{\"choices\":[{\"message\":")))
-                .await;
-            false
+            ))),
+            Some(FaultKind::Malformed) => {
+                self.state = GenState::Done;
+                Some(Ok(Bytes::from_static(b"{\"choices\":[{\"message\":")))
+            }
+            _ => None,
         }
-        _ => true,
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        if self.fixed() {
+            self.app.metrics.request_ended(self.job.kv());
+        }
     }
 }

@@ -112,6 +112,66 @@ fn injected_resets_are_counted_and_completed_records_stay_intact() {
 }
 
 #[test]
+fn every_injected_fault_kind_ends_in_its_own_typed_outcome() {
+    let sim = Sim::start(&[
+        "--ttft-ms",
+        "2",
+        "--itl-ms",
+        "1",
+        "--fault-rate",
+        "0.5",
+        "--fault-kinds",
+        "http500,http429,reset,stall,malformed",
+        "--seed",
+        "9",
+    ]);
+    let out = tempdir("fault-kinds");
+    let o = run(&[
+        "bench",
+        "--url",
+        &sim.url,
+        "--osl",
+        "16",
+        "--num-requests",
+        "80",
+        "--concurrency",
+        "80",
+        "--timeout",
+        "1s",
+        "--quiet",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    let recs = records(&out);
+    assert_eq!(recs.len(), 80, "{}", String::from_utf8_lossy(&o.stderr));
+    let count = |label: &str| {
+        recs.iter()
+            .filter(|r| r["outcome"]["kind"] == label)
+            .count()
+    };
+    // Half the requests get a fault, each kind a fifth of those: every kind shows up.
+    for kind in ["http_status", "timeout", "stream_error", "completed"] {
+        assert!(count(kind) > 0, "no `{kind}` outcome");
+    }
+    let statuses: std::collections::BTreeSet<u64> = recs
+        .iter()
+        .filter_map(|r| r["outcome"]["status"].as_u64())
+        .collect();
+    assert_eq!(statuses, [429, 500].into_iter().collect());
+    // A stall sends half the tokens, then nothing: it ends at the timeout, tokens kept.
+    for r in recs.iter().filter(|r| r["outcome"]["kind"] == "timeout") {
+        assert_eq!(r["chunks"].as_array().unwrap().len(), 8, "{r}");
+    }
+    for r in recs.iter().filter(|r| r["outcome"]["kind"] == "completed") {
+        assert_eq!(r["usage"]["completion_tokens"], 16);
+    }
+    let s = read_json(out.join("summary.json"));
+    let by_kind = &s["requests"]["failures_by_kind"];
+    assert_eq!(by_kind["timeout"], count("timeout"));
+    assert_eq!(by_kind["stream_error"], count("stream_error"));
+}
+
+#[test]
 fn multi_token_chunks_are_split_into_tokens() {
     let sim = Sim::start(&["--ttft-ms", "5", "--itl-ms", "2", "--stream-interval", "4"]);
     let out = tempdir("interval");
