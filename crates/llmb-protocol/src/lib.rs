@@ -12,7 +12,7 @@ pub mod stream;
 
 pub use error::{error_chain, ProtocolError};
 pub use sse::{SseDecoder, SseEvent};
-pub use stream::{ChunkView, Usage};
+pub use stream::{parse_chunk, ChunkFacts, Usage};
 
 /// Which OpenAI route a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -56,22 +56,33 @@ impl SseDecoder {
 }
 
 /// Dispatches every complete event in `s`; returns how many bytes were consumed.
+/// Each byte is looked at once: `memchr` finds the line ends and each line is read as a
+/// field where it lies.
 fn scan(s: &[u8], joined: &mut Vec<u8>, on_event: &mut dyn FnMut(SseEvent<'_>) -> bool) -> usize {
     let mut event_start = 0;
     let mut line_start = 0;
+    let mut block = Block::default();
     while let Some(off) = memchr::memchr(b'\n', &s[line_start..]) {
         let nl = line_start + off;
         let line = trim_cr(&s[line_start..nl]);
-        if line.is_empty() {
-            let block = &s[event_start..line_start];
-            event_start = nl + 1;
-            if let Some(ev) = parse_block(block, joined) {
-                if !on_event(ev) {
-                    return s.len();
-                }
-            }
-        }
         line_start = nl + 1;
+        if !line.is_empty() {
+            block.line(line, joined);
+            continue;
+        }
+        event_start = line_start;
+        let done = std::mem::take(&mut block);
+        let data = match done.data_lines {
+            0 => continue,
+            1 => done.first,
+            _ => joined.as_slice(),
+        };
+        if !on_event(SseEvent {
+            event: done.event,
+            data,
+        }) {
+            return s.len();
+        }
     }
     event_start
 }
@@ -80,17 +91,22 @@ fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Parses the lines of one event block (without its closing blank line).
-fn parse_block<'a>(block: &'a [u8], joined: &'a mut Vec<u8>) -> Option<SseEvent<'a>> {
-    let mut event = None;
-    let mut first: Option<&'a [u8]> = None;
-    let mut data_lines = 0usize;
-    for raw in block.split(|&b| b == b'\n') {
-        let line = trim_cr(raw);
-        if line.is_empty() || line[0] == b':' {
-            continue;
+/// The fields of the event being read. Its first `data:` line stays a slice of the input;
+/// a second one starts joining them into the decoder's buffer.
+#[derive(Default)]
+struct Block<'a> {
+    event: Option<&'a [u8]>,
+    first: &'a [u8],
+    data_lines: usize,
+}
+
+impl<'a> Block<'a> {
+    /// Reads one non-empty line of the event.
+    fn line(&mut self, line: &'a [u8], joined: &mut Vec<u8>) {
+        if line[0] == b':' {
+            return; // a comment
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let v = &line[i + 1..];
                 (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
@@ -99,32 +115,21 @@ fn parse_block<'a>(block: &'a [u8], joined: &'a mut Vec<u8>) -> Option<SseEvent<
         };
         match field {
             b"data" => {
-                data_lines += 1;
-                if data_lines == 1 {
-                    first = Some(value);
+                self.data_lines += 1;
+                if self.data_lines == 1 {
+                    self.first = value;
                 } else {
-                    if data_lines == 2 {
+                    if self.data_lines == 2 {
                         joined.clear();
-                        joined.extend_from_slice(first.unwrap_or_default());
+                        joined.extend_from_slice(self.first);
                     }
                     joined.push(b'\n');
                     joined.extend_from_slice(value);
                 }
             }
-            b"event" => event = Some(value),
+            b"event" => self.event = Some(value),
             _ => {}
         }
-    }
-    match data_lines {
-        0 => None,
-        1 => Some(SseEvent {
-            event,
-            data: first.unwrap_or_default(),
-        }),
-        _ => Some(SseEvent {
-            event,
-            data: joined.as_slice(),
-        }),
     }
 }
 

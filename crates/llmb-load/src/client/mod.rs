@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Uri};
 use llmb_metrics::{Chunk, Outcome, ServerUsage};
 use llmb_protocol::clock::MonoAnchor;
-use llmb_protocol::{ChunkView, Endpoint, SseDecoder};
+use llmb_protocol::{parse_chunk, Endpoint, SseDecoder};
 
 pub use chunked::{ChunkedDecoder, ChunkedError};
 pub use conn::HttpClient;
@@ -118,35 +118,27 @@ impl StreamState {
             self.done = Some(at);
             return false;
         }
-        match ChunkView::parse(data) {
-            Ok(view) => {
-                if let Some(u) = view.usage {
+        match parse_chunk(data, &mut self.text) {
+            Ok(facts) => {
+                if let Some(u) = facts.usage {
                     self.usage = ServerUsage {
                         prompt_tokens: u.prompt_tokens,
                         completion_tokens: u.completion_tokens,
                     };
                 }
-                if let Some(c) = view.choices.0.as_ref() {
-                    let mut bytes = 0;
-                    for t in c.texts() {
-                        self.text.push_str(t);
-                        bytes += t.len();
-                    }
-                    if bytes > 0 {
-                        self.first.get_or_insert(at);
-                        let offset_ns = at.saturating_duration_since(self.sent).as_nanos() as u64;
-                        let client_lag_ns =
-                            view.sent_ns.map(|s| self.anchor.ns(at).saturating_sub(s));
-                        self.chunks.push(Chunk {
-                            offset_ns,
-                            tokens: 0,
-                            text_bytes: bytes as u32,
-                            client_lag_ns,
-                        });
-                    }
-                    if c.finish_reason.is_some() {
-                        self.finished = true;
-                    }
+                if facts.text_bytes > 0 {
+                    self.first.get_or_insert(at);
+                    let offset_ns = at.saturating_duration_since(self.sent).as_nanos() as u64;
+                    let client_lag_ns = facts.sent_ns.map(|s| self.anchor.ns(at).saturating_sub(s));
+                    self.chunks.push(Chunk {
+                        offset_ns,
+                        tokens: 0,
+                        text_bytes: facts.text_bytes as u32,
+                        client_lag_ns,
+                    });
+                }
+                if facts.finished {
+                    self.finished = true;
                 }
                 true
             }

@@ -151,7 +151,7 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmb_protocol::{ChunkView, SseDecoder};
+    use llmb_protocol::{parse_chunk, SseDecoder};
 
     fn events(bytes: &[u8]) -> Vec<String> {
         let mut out = Vec::new();
@@ -176,12 +176,18 @@ mod tests {
         assert_eq!(v["model"], "m\"x");
         assert_eq!(v["choices"][0]["delta"]["role"], "assistant");
         assert_eq!(v["choices"][0]["delta"]["content"], " hello");
-        let c = ChunkView::parse(ev[1].as_bytes()).unwrap();
-        assert_eq!((c.text_len(), c.finish_reason()), (4, Some("length")));
+        let mut text = String::new();
+        let c = parse_chunk(ev[1].as_bytes(), &mut text).unwrap();
+        assert_eq!(
+            (c.text_bytes, c.finished, text.as_str()),
+            (4, true, " a\"b")
+        );
         assert_eq!(c.sent_ns, Some(6));
-        let u = ChunkView::parse(ev[2].as_bytes()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&ev[1]).unwrap();
+        assert_eq!(v["choices"][0]["finish_reason"], "length");
+        let u = parse_chunk(ev[2].as_bytes(), &mut text).unwrap();
         assert_eq!(u.usage.unwrap().completion_tokens, Some(2));
-        assert_eq!(u.text_len(), 0);
+        assert_eq!(u.text_bytes, 0);
     }
 
     #[test]
