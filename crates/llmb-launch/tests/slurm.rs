@@ -77,7 +77,7 @@ fn echo_hi_completes() {
     let (slurm, job) = submit("ok", &dir, "echo $LLMB_TEST_GREETING");
     let state = wait_for(&slurm, &job, JobState::is_terminal);
     assert_eq!(state, JobState::Completed);
-    let details = slurm.details(&job).unwrap().expect("sacct record");
+    let details = slurm.status(&job).unwrap().1.expect("sacct record");
     eprintln!("echo_hi_completes: {details:?}");
     assert_eq!(details.exit_code.map(|e| e.code), Some(0));
     // The environment given to submit reached the job (sbatch's --export=ALL).
@@ -95,7 +95,7 @@ fn exit_3_fails() {
     let (slurm, job) = submit("fail", &dir, "exit 3");
     let state = wait_for(&slurm, &job, JobState::is_terminal);
     assert_eq!(state, JobState::Failed);
-    let details = slurm.details(&job).unwrap().expect("sacct record");
+    let details = slurm.status(&job).unwrap().1.expect("sacct record");
     eprintln!("exit_3_fails: {details:?}");
     assert_eq!(details.exit_code.map(|e| e.code), Some(3));
     let _ = std::fs::remove_dir_all(&dir);
@@ -113,7 +113,7 @@ fn scancel_cancels() {
     slurm.cancel(&job).unwrap();
     let state = wait_for(&slurm, &job, JobState::is_terminal);
     assert_eq!(state, JobState::Cancelled);
-    let details = slurm.details(&job).unwrap().expect("sacct record");
+    let details = slurm.status(&job).unwrap().1.expect("sacct record");
     eprintln!("scancel_cancels: {details:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

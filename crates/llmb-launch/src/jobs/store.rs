@@ -19,13 +19,14 @@ use crate::slurm::state::JobState;
 use crate::time::UtcTime;
 
 /// The schema version this code writes; `PRAGMA user_version` of an up-to-date file.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a query waits for another llmb process holding the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migrations, index i taking the schema from version i to i+1.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE jobs (
     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
     id             TEXT    NOT NULL,
@@ -48,10 +49,13 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_by_id ON jobs (id);
 CREATE INDEX jobs_by_submitted_at ON jobs (submitted_at);
-"];
+",
+    // 2: the nodes a Slurm job ran on, as sacct prints them.
+    "ALTER TABLE jobs ADD COLUMN nodes TEXT;",
+];
 
 const COLUMNS: &str = "id, launcher, workload, model_size, dtype, scale, gpu_type, use_case, \
-     state, exit_code, submitted_at, started_at, ended_at, experiment_dir, log_path, plan_path, note";
+     state, exit_code, submitted_at, started_at, ended_at, experiment_dir, log_path, plan_path, note, nodes";
 
 /// Where a job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -110,6 +114,8 @@ pub struct JobRecord {
     pub plan_path: PathBuf,
     /// Free text: a failure reason, the tail of an engine log.
     pub note: Option<String>,
+    /// The nodes a Slurm job ran on, in Slurm's compressed form (`node[1-2]`).
+    pub nodes: Option<String>,
 }
 
 /// A new state for a job, with whatever else was learned with it. `None` fields keep the
@@ -126,6 +132,8 @@ pub struct StateUpdate {
     pub ended_at: Option<UtcTime>,
     /// A note to store, replacing the old one.
     pub note: Option<String>,
+    /// The allocated nodes, if known now.
+    pub nodes: Option<String>,
 }
 
 impl StateUpdate {
@@ -137,18 +145,24 @@ impl StateUpdate {
             started_at: None,
             ended_at: None,
             note: None,
+            nodes: None,
         }
     }
 
-    /// The update sacct's answer implies: state, exit code (not the signal), start, end.
-    pub fn from_details(details: &JobDetails) -> StateUpdate {
-        StateUpdate {
-            state: details.state,
-            exit_code: details.exit_code.map(|e| e.code),
-            started_at: details.start,
-            ended_at: details.end,
-            note: None,
+    /// The update to `state` with what sacct's record of the job adds: its start and nodes
+    /// once it ran; its exit code (not the signal) and end only once `state` is terminal
+    /// (sacct prints `0:0` for a job still running).
+    pub fn with_sacct(state: JobState, details: Option<&JobDetails>) -> StateUpdate {
+        let mut update = StateUpdate::to(state);
+        if let Some(d) = details {
+            update.started_at = d.start;
+            update.nodes.clone_from(&d.node_list);
+            if state.is_terminal() {
+                update.exit_code = d.exit_code.map(|e| e.code);
+                update.ended_at = d.end;
+            }
         }
+        update
     }
 }
 
@@ -267,7 +281,7 @@ impl JobStore {
         tx.execute(
             &format!(
                 "INSERT INTO jobs ({COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
             ),
             params![
                 job.id,
@@ -287,6 +301,7 @@ impl JobStore {
                 path_text(&job.log_path),
                 path_text(&job.plan_path),
                 job.note,
+                job.nodes,
             ],
         )
         .map_err(query)?;
@@ -304,13 +319,15 @@ impl JobStore {
                      exit_code  = COALESCE(?3, exit_code),
                      started_at = COALESCE(?4, started_at),
                      ended_at   = COALESCE(?5, ended_at),
-                     note       = COALESCE(?6, note)
+                     note       = COALESCE(?6, note),
+                     nodes      = COALESCE(?7, nodes)
                  WHERE seq = (SELECT MAX(seq) FROM jobs WHERE id = ?1)
                    AND (state IS NOT ?2
                         OR (?3 IS NOT NULL AND exit_code  IS NOT ?3)
                         OR (?4 IS NOT NULL AND started_at IS NOT ?4)
                         OR (?5 IS NOT NULL AND ended_at   IS NOT ?5)
-                        OR (?6 IS NOT NULL AND note       IS NOT ?6))",
+                        OR (?6 IS NOT NULL AND note       IS NOT ?6)
+                        OR (?7 IS NOT NULL AND nodes      IS NOT ?7))",
                 params![
                     id,
                     update.state,
@@ -318,6 +335,7 @@ impl JobStore {
                     update.started_at,
                     update.ended_at,
                     update.note,
+                    update.nodes,
                 ],
             )
             .map_err(|source| StoreError::Query {
@@ -445,6 +463,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
         log_path: PathBuf::from(row.get::<_, String>(14)?),
         plan_path: PathBuf::from(row.get::<_, String>(15)?),
         note: row.get(16)?,
+        nodes: row.get(17)?,
     })
 }
 
@@ -517,6 +536,7 @@ mod tests {
             log_path: PathBuf::from(format!("/install/workloads/x/slurm-{id}.out")),
             plan_path: PathBuf::from(format!("/install/workloads/x/experiments/{id}/plan.json")),
             note: None,
+            nodes: None,
         }
     }
 
@@ -619,11 +639,56 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(store
-            .update_state("125", &StateUpdate::from_details(&details))
+            .update_state(
+                "125",
+                &StateUpdate::with_sacct(details.state, Some(&details)),
+            )
             .unwrap());
         let got = store.get("125").unwrap().unwrap();
         assert_eq!(got.exit_code, Some(3));
         assert_eq!(got.ended_at.unwrap().to_string(), "2025-06-02T09:16:11Z");
+        assert_eq!(got.nodes.as_deref(), Some("node1"));
+
+        // A running job's record gives its start and nodes, not sacct's `0:0`.
+        let out = "126|RUNNING|0:0|00:00:05|node[2-3]|2025-06-02T09:16:10|Unknown\n";
+        let running = crate::slurm::commands::parse_sacct(out, "126")
+            .unwrap()
+            .unwrap();
+        let u = StateUpdate::with_sacct(JobState::Running, Some(&running));
+        assert_eq!((u.exit_code, u.ended_at), (None, None));
+        assert_eq!(u.nodes.as_deref(), Some("node[2-3]"));
+        assert!(u.started_at.is_some());
+    }
+
+    #[test]
+    fn a_version_1_file_gains_the_nodes_column_and_keeps_its_rows() {
+        let tmp = TempDir::new("store-v1");
+        let path = tmp.path().join("jobs.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO jobs (id, launcher, workload, model_size, dtype, scale, gpu_type, \
+                 state, submitted_at, experiment_dir, log_path, plan_path) \
+                 VALUES ('5', 'slurm', 'w', '8b', 'fp8', 1, 'h100', 'RUNNING', \
+                 '2025-06-02T09:16:10Z', '/e', '/l', '/p')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = JobStore::open(&path).unwrap();
+        let got = store.get("5").unwrap().unwrap();
+        assert_eq!((got.state, got.nodes), (JobState::Running, None));
+        let update = StateUpdate {
+            nodes: Some("node[2-3]".into()),
+            ..StateUpdate::to(JobState::Running)
+        };
+        assert!(store.update_state("5", &update).unwrap());
+        assert_eq!(
+            store.get("5").unwrap().unwrap().nodes.as_deref(),
+            Some("node[2-3]")
+        );
     }
 
     #[test]

@@ -209,25 +209,33 @@ impl Slurm {
     /// sacct lags slurmctld (22.05 here: `PENDING` in sacct while squeue already says
     /// `RUNNING`), so for a live job the controller's answer wins when it has one, except
     /// that a terminal state is only reported once sacct has it too (until then:
-    /// `COMPLETING`). So when this returns a terminal state, [`Slurm::details`] has the
+    /// `COMPLETING`). So when this returns a terminal state, [`Slurm::status`] has the
     /// final exit code and end time. Where sacct fails (accounting disabled), squeue's
     /// answer is final.
     /// [`JobState::Purged`] when sacct answered and neither command knows the job;
     /// [`JobState::Unknown`] when sacct could not answer and squeue does not know the job.
     pub fn state(&self, job: &JobId) -> Result<JobState, SlurmError> {
+        self.status(job).map(|(state, _)| state)
+    }
+
+    /// [`Slurm::state`], with sacct's record of the job when it had one (one sacct call).
+    pub fn status(&self, job: &JobId) -> Result<(JobState, Option<JobDetails>), SlurmError> {
         let sacct = match self.sacct(job) {
-            Ok(Some(details)) if details.state.is_terminal() => return Ok(details.state),
-            Ok(found) => Ok(found.map(|d| d.state)),
+            Ok(Some(details)) if details.state.is_terminal() => {
+                return Ok((details.state, Some(details)))
+            }
+            Ok(found) => Ok(found),
             Err(e @ (SlurmError::NotFound { .. } | SlurmError::Failed { .. })) => Err(e),
             Err(e) => return Err(e),
         };
-        let squeue = match (self.squeue_state(job), &sacct) {
+        let sacct_state = sacct.as_ref().map(|d| d.as_ref().map(|d| d.state));
+        let squeue = match (self.squeue_state(job), &sacct_state) {
             (Ok(state), _) => state,
             // sacct already answered: a failing squeue does not hide that answer.
-            (Err(_), Ok(Some(state))) => return Ok(*state),
+            (Err(_), Ok(Some(state))) => return Ok((*state, sacct.ok().flatten())),
             (Err(e), _) => return Err(e),
         };
-        Ok(match (squeue, sacct) {
+        let state = match (squeue, sacct_state) {
             // Ended in the controller, not yet in accounting (sacct still says live, or has no
             // record yet: both observed on 22.05 for a job that ran for 0 s): report it as
             // still wrapping up, so a caller that polls until terminal then reads the final
@@ -236,12 +244,8 @@ impl Slurm {
             (Some(state), _) | (None, Ok(Some(state))) => state,
             (None, Ok(None)) => JobState::Purged,
             (None, Err(_)) => JobState::Unknown,
-        })
-    }
-
-    /// What sacct knows about the job's allocation, or `None` if it has no record.
-    pub fn details(&self, job: &JobId) -> Result<Option<JobDetails>, SlurmError> {
-        self.sacct(job)
+        };
+        Ok((state, sacct.ok().flatten()))
     }
 
     /// Cancel the job with `scancel`.
@@ -802,7 +806,7 @@ mod tests {
             std::fs::read_to_string(&env_file).unwrap(),
             "UTC standard -X -n -P -j 9 --format=JobID,State,ExitCode,Elapsed,NodeList,Start,End\n"
         );
-        let d = slurm.details(&job).unwrap().unwrap();
+        let d = slurm.status(&job).unwrap().1.unwrap();
         assert_eq!(d.end.unwrap().to_string(), "2025-06-02T09:15:03Z");
     }
 

@@ -122,16 +122,10 @@ pub fn refresh_one(store: &JobStore, id: &str) -> anyhow::Result<JobState> {
         return Ok(j.state);
     }
     let job: JobId = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let slurm = Slurm::new();
-    let state = slurm.state(&job).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut update = if state.is_terminal() {
-        match slurm.details(&job).map_err(|e| anyhow::anyhow!("{e}"))? {
-            Some(d) if d.state == state => StateUpdate::from_details(&d),
-            _ => StateUpdate::to(state),
-        }
-    } else {
-        StateUpdate::to(state)
-    };
+    let (state, details) = Slurm::new()
+        .status(&job)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut update = StateUpdate::with_sacct(state, details.as_ref());
     if state.is_terminal() && !state.is_success() {
         update.note = failure_note(&j.experiment_dir, &j.log_path);
     }
@@ -196,6 +190,9 @@ fn show(out: &mut impl Write, j: &JobRecord) -> anyhow::Result<()> {
     }
     if let Some(t) = j.ended_at {
         writeln!(out, "ended:      {t}")?;
+    }
+    if let Some(n) = &j.nodes {
+        writeln!(out, "nodes:      {n}")?;
     }
     writeln!(out, "run folder: {}", j.experiment_dir.display())?;
     writeln!(out, "plan:       {}", j.plan_path.display())?;

@@ -304,6 +304,7 @@ fn record(
         },
         plan_path: plan.path(),
         note: None,
+        nodes: None,
     }
 }
 
@@ -451,6 +452,7 @@ async fn run_local(
             started_at: None,
             ended_at: Some(UtcTime::now()),
             note: note.clone(),
+            nodes: None,
         },
     )?;
     let mut out = std::io::stdout().lock();

@@ -64,6 +64,14 @@ fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
     let state = i.wait_state(&id, END, terminal);
     let show = i.run(&["jobs", "show", &id], &[]);
     assert_eq!(state, "COMPLETED", "{}", text(&show));
+    // sacct's record of the allocation is kept: which node ran it.
+    assert!(
+        text(&show)
+            .lines()
+            .any(|l| l.starts_with("nodes:") && l.contains("node")),
+        "{}",
+        text(&show)
+    );
     let exp = i.experiments("inference_llama3.3");
     let chat = dirs_containing(&exp, "chat");
     assert_eq!(chat.len(), 1, "{chat:?}");
