@@ -48,6 +48,9 @@ struct Inner {
     backend: Backend,
     name: String,
     words: Vec<String>,
+    /// The pool words made of ASCII letters only, for [`Tokenizer::count_fast`]; empty
+    /// for a Hugging Face tokenizer.
+    letter_words: std::collections::HashSet<Box<str>>,
 }
 
 const CANDIDATE_WORDS: &str = include_str!("words.txt");
@@ -102,6 +105,7 @@ impl Tokenizer {
             backend,
             name,
             words: Vec::new(),
+            letter_words: std::collections::HashSet::new(),
         };
         let mut seen = std::collections::HashSet::new();
         let words: Vec<String> = CANDIDATE_WORDS
@@ -112,6 +116,13 @@ impl Tokenizer {
             .collect();
         if words.len() < 32 {
             return Err(TokenizerError::NoWords(inner.name));
+        }
+        if matches!(inner.backend, Backend::Tiktoken(_)) {
+            inner.letter_words = words
+                .iter()
+                .filter(|w| w.bytes().all(|b| b.is_ascii_alphabetic()))
+                .map(|w| Box::from(w.as_str()))
+                .collect();
         }
         inner.words = words;
         Ok(Tokenizer {
@@ -127,6 +138,28 @@ impl Tokenizer {
     /// Tokens in `text` (no special tokens added).
     pub fn count(&self, text: &str) -> usize {
         self.inner.count(text)
+    }
+
+    /// [`Tokenizer::count`], without running the BPE when `text` is pool words of ASCII
+    /// letters joined by single spaces (what llmb's synthetic prompts are) under the
+    /// built-in tokenizer: its pre-tokenizer then cuts one piece per word (` ?\p{L}+`),
+    /// and a piece that is a whole vocabulary entry is one token, so the count is the
+    /// number of words. Any other text, and a Hugging Face tokenizer, is counted in full.
+    /// For the embedded engine's `usage.prompt_tokens`; the client's own checks of its
+    /// prompts use [`Tokenizer::count`], so they stay independent of this shortcut.
+    pub fn count_fast(&self, text: &str) -> usize {
+        let set = &self.inner.letter_words;
+        if !set.is_empty() && !text.is_empty() {
+            let mut n = 0;
+            let all_pool_words = text.split(' ').all(|w| {
+                n += 1;
+                set.contains(w)
+            });
+            if all_pool_words {
+                return n;
+            }
+        }
+        self.count(text)
     }
 
     /// Token ids of `text` (no special tokens added).
@@ -228,6 +261,36 @@ impl std::fmt::Debug for Tokenizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_fast_agrees_with_the_bpe() {
+        let t = Tokenizer::builtin().unwrap();
+        let w = t.words();
+        let mut rng = llmb_rand::Rng::for_item(7, 0);
+        for len in [1usize, 2, 17, 300] {
+            let text: Vec<&str> = (0..len)
+                .map(|_| w[rng.below(w.len() as u64) as usize].as_str())
+                .collect();
+            let text = text.join(" ");
+            assert_eq!(t.count_fast(&text), t.count(&text), "{text}");
+            assert_eq!(t.count_fast(&text), len);
+        }
+        // Anything else takes the full count: double or edge spaces, punctuation,
+        // digits, words outside the pool, newlines.
+        for text in [
+            "the  quick",
+            " the quick",
+            "the quick ",
+            "the, quick",
+            "the 123 quick",
+            "the zzqxv quick",
+            "the\nquick",
+            "",
+            "don't stop",
+        ] {
+            assert_eq!(t.count_fast(text), t.count(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn builtin_has_a_word_pool() {

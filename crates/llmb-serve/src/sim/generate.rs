@@ -187,6 +187,9 @@ pub fn respond(app: Arc<App>, job: Job) -> Result<Response<SimBody>, Response<Si
         .expect("static response"))
 }
 
+/// Most bytes gathered into one frame of the body before it is handed over.
+const FLUSH_AT: usize = 16 * 1024;
+
 /// One request's generation, driven by the connection that streams it: hyper polls the
 /// body, the body waits for the next token and hands the chunk straight back. The send
 /// stamp is taken in the same poll that returns the bytes to be written, and no task or
@@ -204,6 +207,8 @@ pub struct Generation {
     fault_at: u64,
     /// Tokens the source produced that are not yet in the text (a step may make several).
     owed: u32,
+    /// Bytes made and not yet handed to the connection.
+    out: Vec<u8>,
     state: GenState,
 }
 
@@ -256,6 +261,7 @@ impl Generation {
             sent_first: false,
             fault_at,
             owed: 0,
+            out: Vec::new(),
             state,
         }
     }
@@ -297,38 +303,47 @@ impl Generation {
         }
     }
 
-    /// The SSE event(s) for the pending text, stamped now.
-    fn chunk(&mut self) -> Bytes {
+    /// Appends the SSE event(s) for the pending text to the output, stamped now.
+    fn chunk(&mut self) {
         let last = self.produced == self.job.output_tokens;
-        let mut buf = Vec::with_capacity(320 + self.text.len());
         let stamp = llmb_protocol::clock::monotonic_ns();
         let finish = last.then_some(self.finish_reason());
         self.writer
-            .chunk(&mut buf, &self.text, !self.sent_first, finish, stamp);
+            .chunk(&mut self.out, &self.text, !self.sent_first, finish, stamp);
         if last && self.job.include_usage {
             self.writer
-                .usage_chunk(&mut buf, self.job.prompt_tokens, self.produced);
+                .usage_chunk(&mut self.out, self.job.prompt_tokens, self.produced);
         }
         if last {
-            buf.extend_from_slice(b"data: [DONE]\n\n");
+            self.out.extend_from_slice(b"data: [DONE]\n\n");
         }
         self.sent_first = true;
         self.pending = 0;
         self.text.clear();
-        Bytes::from(buf)
+    }
+
+    /// The output gathered so far, if any.
+    fn flush(&mut self) -> Option<Bytes> {
+        (!self.out.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.out)))
     }
 
     /// The next bytes of the body: `Ready(None)` at its end, an error to break the
-    /// connection (injected reset).
+    /// connection (injected reset). Chunks whose tokens are already due go out together
+    /// (up to [`FLUSH_AT`] bytes): with no delay between tokens the engine streams as fast
+    /// as a server can, one write for many events; when the next token is not due yet,
+    /// what was made goes out at once.
     pub fn poll_bytes(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         loop {
             match self.state {
-                GenState::Done => return Poll::Ready(None),
+                GenState::Done => return Poll::Ready(self.flush().map(Ok)),
                 GenState::Stalled => return Poll::Pending,
                 GenState::FaultDue => {
+                    if let Some(bytes) = self.flush() {
+                        return Poll::Ready(Some(Ok(bytes)));
+                    }
                     self.state = GenState::Producing;
                     if let Some(out) = self.inject() {
                         return Poll::Ready(Some(out));
@@ -344,33 +359,42 @@ impl Generation {
                                 self.job.prompt_tokens,
                                 self.produced,
                             );
-                            return Poll::Ready(Some(Ok(Bytes::from(full))));
+                            self.out.extend_from_slice(&full);
                         }
                         continue;
                     }
                     if self.owed == 0 {
-                        let Some(k) = ready!(self.source.poll_next(cx)) else {
+                        match self.source.poll_next(cx) {
+                            Poll::Pending => {
+                                return match self.flush() {
+                                    Some(bytes) => Poll::Ready(Some(Ok(bytes))),
+                                    None => Poll::Pending,
+                                }
+                            }
                             // The engine dropped the request: end the body where it stands.
-                            self.state = GenState::Done;
-                            return Poll::Ready(None);
-                        };
-                        self.owed = k.min((self.job.output_tokens - self.produced) as u32);
+                            Poll::Ready(None) => {
+                                self.state = GenState::Done;
+                                continue;
+                            }
+                            Poll::Ready(Some(k)) => {
+                                self.owed = k.min((self.job.output_tokens - self.produced) as u32);
+                            }
+                        }
                     }
                     while self.owed > 0 {
                         self.owed -= 1;
                         self.produce_one();
                         let last = self.produced == self.job.output_tokens;
-                        let out = (self.job.stream && (self.pending >= self.job.interval || last))
-                            .then(|| self.chunk());
+                        if self.job.stream && (self.pending >= self.job.interval || last) {
+                            self.chunk();
+                        }
                         if self.produced == self.fault_at && self.job.fault.is_some() {
                             self.state = GenState::FaultDue;
-                        }
-                        if let Some(bytes) = out {
-                            return Poll::Ready(Some(Ok(bytes)));
-                        }
-                        if self.state == GenState::FaultDue {
                             break;
                         }
+                    }
+                    if self.out.len() >= FLUSH_AT {
+                        return Poll::Ready(self.flush().map(Ok));
                     }
                 }
             }

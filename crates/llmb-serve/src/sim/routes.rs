@@ -78,7 +78,7 @@ async fn generation(
         Endpoint::Chat => {
             let r: ChatRequest = parse(&raw)?;
             let tokens = counted(r.sampling.llmb_disagg, &|| {
-                r.texts().map(|t| app.tokenizer.count(t) as u64).sum()
+                r.texts().map(|t| app.tokenizer.count_fast(t) as u64).sum()
             });
             let max = r.max_tokens();
             (r.model, r.sampling, tokens, max)
@@ -94,9 +94,9 @@ async fn generation(
                 ));
             }
             let tokens = counted(r.sampling.llmb_disagg, &|| match &r.prompt {
-                Prompt::Text(t) => app.tokenizer.count(t) as u64,
+                Prompt::Text(t) => app.tokenizer.count_fast(t) as u64,
                 Prompt::Ids(ids) => ids.len() as u64,
-                Prompt::Texts(v) => app.tokenizer.count(&v[0]) as u64,
+                Prompt::Texts(v) => app.tokenizer.count_fast(&v[0]) as u64,
                 Prompt::IdLists(v) => v[0].len() as u64,
             });
             let max = r.sampling.max_tokens.or(Some(16));
