@@ -89,9 +89,20 @@ pub struct Row {
     pub reference: ClientFigures,
     /// `llmb bench`.
     pub llmb: ClientFigures,
+    /// The engine's CPU (user + sys) per 1,000 tokens while it served `llmb bench`: the
+    /// engine must spend at most half of what the client does, so that the client, not
+    /// the engine, is what a self-benchmark finds the limit of.
+    #[serde(default)]
+    pub engine_cpu_ms_per_1k: f64,
 }
 
 impl Row {
+    /// llmb's whole-run CPU per token over the engine's: how many times the tokens/s
+    /// llmb can take the engine could serve on the same CPU.
+    pub fn engine_headroom(&self) -> f64 {
+        ratio(self.llmb.cpu_ms_per_1k_whole, self.engine_cpu_ms_per_1k)
+    }
+
     /// llmb's active CPU per token over the reader's.
     pub fn active_ratio(&self) -> f64 {
         ratio(
@@ -266,9 +277,13 @@ pub fn run(
         let ref_base = run_reader(exe, &url, &one, isl, osl, 0)?.max_rss_kib;
         let llmb_base = run_llmb(exe, &url, &one, isl, osl, scratch, 0)?.max_rss_kib;
         let reference = run_reader(exe, &url, cfg, isl, osl, ref_base)?;
+        let pid = engine.as_ref().map_or(0, |(_, e)| e.child.id());
+        let engine_before = process_cpu_ms(pid);
         let llmb = run_llmb(exe, &url, cfg, isl, osl, scratch, llmb_base)?;
+        let engine_ms = process_cpu_ms(pid) - engine_before;
         let row = Row {
             config: *cfg,
+            engine_cpu_ms_per_1k: engine_ms / (llmb.tokens.max(1) as f64 / 1000.0),
             reference,
             llmb,
         };
@@ -282,6 +297,25 @@ pub fn run(
         osl,
         rows,
     })
+}
+
+/// CPU time (user + sys, all threads) a running process has used, in ms, from
+/// `/proc/<pid>/stat`; 0 when it cannot be read.
+fn process_cpu_ms(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at field 3 (state);
+    // utime and stime are fields 14 and 15, in clock ticks.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let field = |i: usize| {
+        rest.split_whitespace()
+            .nth(i)
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0)) * 1000.0 / ticks
 }
 
 fn spawn_and_reap(mut cmd: Command, what: &str) -> Result<(String, rusage::Usage), HarnessError> {
@@ -496,7 +530,25 @@ mod tests {
             },
             reference: fig(ref_cpu, 0.1),
             llmb: fig(llmb_cpu, lag),
+            engine_cpu_ms_per_1k: llmb_cpu / 4.0,
         }
+    }
+
+    #[test]
+    fn process_cpu_counts_this_process() {
+        let before = process_cpu_ms(std::process::id());
+        // Burn some CPU: the counter moves in clock ticks (10 ms).
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(60) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let after = process_cpu_ms(std::process::id());
+        assert!(after > before, "{before} -> {after}");
+        assert_eq!(process_cpu_ms(u32::MAX), 0.0);
+        let r = row(Mode::Firehose, 64, 1.0, 2.0, 0.1);
+        assert_eq!(r.engine_headroom(), 4.0);
     }
 
     fn report(rows: Vec<Row>) -> Report {

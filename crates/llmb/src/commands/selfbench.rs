@@ -56,7 +56,7 @@ pub async fn run(a: SelfbenchArgs) -> anyhow::Result<ExitStatus> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "({} cores; CPU = user+sys ms per 1,000 output tokens; ratio = llmb / reference reader; lag against the engine's send stamps)",
+        "({} cores; CPU = user+sys ms per 1,000 output tokens; ratio = llmb / reference reader; lag against the engine's send stamps; engine = its CPU per 1k tokens while serving llmb, x eng = llmb all / engine)",
         report.cores
     )?;
     if let Some(p) = &a.save {
@@ -80,23 +80,23 @@ pub async fn run(a: SelfbenchArgs) -> anyhow::Result<ExitStatus> {
 
 fn header() -> String {
     format!(
-        "{:<9} {:>6} {:>7} | {:>8} {:>8} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>7} | {:>6} {:>6}",
+        "{:<9} {:>6} {:>7} | {:>8} {:>8} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>7} | {:>6} {:>6} | {:>6} {:>6}",
         "mode", "conc", "reqs",
         "ref act", "ref all", "ref tok/s", "ref lag", "ref p99",
         "llmb act", "llmb all", "tok/s", "lag ms", "p99 ms", "KB/strm", "errors",
-        "x act", "x all"
+        "x act", "x all", "engine", "x eng"
     )
 }
 
 fn line(r: &Row) -> String {
     let (f, l) = (&r.reference, &r.llmb);
     format!(
-        "{:<9} {:>6} {:>7} | {:>8.2} {:>8.2} {:>9.0} {:>7.3} {:>7.3} | {:>8.2} {:>8.2} {:>9.0} {:>7.3} {:>7.3} {:>7.1} {:>7} | {:>6.2} {:>6.2}",
+        "{:<9} {:>6} {:>7} | {:>8.2} {:>8.2} {:>9.0} {:>7.3} {:>7.3} | {:>8.2} {:>8.2} {:>9.0} {:>7.3} {:>7.3} {:>7.1} {:>7} | {:>6.2} {:>6.2} | {:>6.2} {:>6.2}",
         r.config.mode.as_str(), r.config.concurrency, r.config.requests,
         f.cpu_ms_per_1k_active, f.cpu_ms_per_1k_whole, f.tokens_per_s, f.lag.mean_ms, f.lag.p99_ms,
         l.cpu_ms_per_1k_active, l.cpu_ms_per_1k_whole, l.tokens_per_s, l.lag.mean_ms, l.lag.p99_ms,
         l.rss_per_stream_kib, l.errors,
-        r.active_ratio(), r.whole_ratio()
+        r.active_ratio(), r.whole_ratio(), r.engine_cpu_ms_per_1k, r.engine_headroom()
     )
 }
 
