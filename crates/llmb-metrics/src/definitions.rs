@@ -65,7 +65,9 @@ pub fn chunk_gaps_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
 /// The client's own lag per chunk in ms: its arrival stamp minus the engine's send stamp
 /// (`llmb_sent_ns`, embedded engine only; an llmb measure, no other tool has it).
 pub fn client_lag_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
-    r.chunks.iter().filter_map(|c| c.client_lag_ns.map(ms))
+    r.chunks
+        .iter()
+        .filter_map(|c| c.client_lag_ns.map(|l| ms(l.get())))
 }
 
 /// Token-weighted gaps (SGLang bench_serving): a gap before a chunk of `k` tokens counts

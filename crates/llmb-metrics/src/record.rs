@@ -18,8 +18,17 @@ pub struct Chunk {
     /// Bytes of generated text it carried.
     pub text_bytes: u32,
     /// Arrival minus the engine's own send stamp (ns), when the engine stamps chunks
-    /// (the embedded engine does): the client's lag, measured exactly on one host.
-    pub client_lag_ns: Option<u64>,
+    /// (the embedded engine does): the client's lag, measured exactly on one host. Built
+    /// with [`Chunk::lag`]: a lag of 0 is kept as 1 ns, so that "none" costs no room and a
+    /// chunk is 24 bytes (every finished request's chunks stay in memory until the end).
+    pub client_lag_ns: Option<std::num::NonZeroU64>,
+}
+
+impl Chunk {
+    /// The value of [`Chunk::client_lag_ns`] for a lag of `ns`.
+    pub fn lag(ns: u64) -> Option<std::num::NonZeroU64> {
+        std::num::NonZeroU64::new(ns.max(1))
+    }
 }
 
 /// [`Chunk`] as written to files.
@@ -28,7 +37,12 @@ struct ChunkRow(u64, u32, u32, #[serde(default)] Option<u64>);
 
 impl From<Chunk> for ChunkRow {
     fn from(c: Chunk) -> ChunkRow {
-        ChunkRow(c.offset_ns, c.tokens, c.text_bytes, c.client_lag_ns)
+        ChunkRow(
+            c.offset_ns,
+            c.tokens,
+            c.text_bytes,
+            c.client_lag_ns.map(|l| l.get()),
+        )
     }
 }
 
@@ -38,7 +52,7 @@ impl From<ChunkRow> for Chunk {
             offset_ns: r.0,
             tokens: r.1,
             text_bytes: r.2,
-            client_lag_ns: r.3,
+            client_lag_ns: r.3.and_then(Chunk::lag),
         }
     }
 }
@@ -203,7 +217,7 @@ mod tests {
             offset_ns: 1500,
             tokens: 2,
             text_bytes: 9,
-            client_lag_ns: Some(70),
+            client_lag_ns: Chunk::lag(70),
         };
         let s = serde_json::to_string(&[
             c,
@@ -217,5 +231,7 @@ mod tests {
         let back: Vec<Chunk> = serde_json::from_str(&s).unwrap();
         assert_eq!(back[0], c);
         assert_eq!(back[1].client_lag_ns, None);
+        assert_eq!(std::mem::size_of::<Chunk>(), 24);
+        assert_eq!(Chunk::lag(0).map(|l| l.get()), Some(1));
     }
 }

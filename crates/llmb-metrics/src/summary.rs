@@ -324,15 +324,15 @@ mod tests {
         let mut recs = run();
         // a: lags 1, 3 ms on two chunks, none on the others; the failed one: 8 ms;
         // the warm-up one: 100 ms (left out).
-        recs[0].chunks[0].client_lag_ns = Some(1_000_000);
-        recs[0].chunks[2].client_lag_ns = Some(3_000_000);
+        recs[0].chunks[0].client_lag_ns = crate::Chunk::lag(1_000_000);
+        recs[0].chunks[2].client_lag_ns = crate::Chunk::lag(3_000_000);
         recs[3].chunks.push(crate::Chunk {
             offset_ns: 0,
             tokens: 1,
             text_bytes: 1,
-            client_lag_ns: Some(8_000_000),
+            client_lag_ns: crate::Chunk::lag(8_000_000),
         });
-        recs[4].chunks[0].client_lag_ns = Some(100_000_000);
+        recs[4].chunks[0].client_lag_ns = crate::Chunk::lag(100_000_000);
         let s = Summary::from_records(&recs, None);
         assert_eq!(s.client_lag_ms.len(), 3);
         assert_eq!(s.client_lag_ms.mean(), 4.0);

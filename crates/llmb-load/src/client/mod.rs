@@ -129,7 +129,9 @@ impl StreamState {
                 if facts.text_bytes > 0 {
                     self.first.get_or_insert(at);
                     let offset_ns = at.saturating_duration_since(self.sent).as_nanos() as u64;
-                    let client_lag_ns = facts.sent_ns.map(|s| self.anchor.ns(at).saturating_sub(s));
+                    let client_lag_ns = facts
+                        .sent_ns
+                        .and_then(|s| Chunk::lag(self.anchor.ns(at).saturating_sub(s)));
                     self.chunks.push(Chunk {
                         offset_ns,
                         tokens: 0,
