@@ -244,11 +244,6 @@ impl Generation {
         let writer = ChunkWriter::new(job.endpoint, job.n, created, &app.cfg.model);
         let rng = Rng::for_item(app.cfg.seed, job.n);
         let fault_at = (job.output_tokens / 2).max(1);
-        let state = if job.output_tokens == 0 {
-            GenState::Done
-        } else {
-            GenState::Producing
-        };
         Generation {
             app,
             job,
@@ -262,7 +257,7 @@ impl Generation {
             fault_at,
             owed: 0,
             out: Vec::new(),
-            state,
+            state: GenState::Producing,
         }
     }
 
