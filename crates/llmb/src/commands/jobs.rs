@@ -129,9 +129,9 @@ pub fn refresh_one(store: &JobStore, id: &str) -> anyhow::Result<JobState> {
     if state.is_terminal() && !state.is_success() {
         update.note = failure_note(&j.experiment_dir, &j.log_path);
     }
-    if state != j.state || state.is_terminal() {
-        store.update_state(id, &update)?;
-    }
+    // Always offered: sacct lags squeue, so a job's nodes and start time often arrive on a
+    // later refresh in the same state; the store writes only what changes.
+    store.update_state(id, &update)?;
     Ok(state)
 }
 

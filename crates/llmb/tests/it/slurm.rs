@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::launch_support::{
-    dirs_containing, find_files, job_id, only_run_dir, run_status, text, Install, LLAMA33,
+    dirs_containing, field, find_files, job_id, only_run_dir, run_status, text, Install, LLAMA33,
 };
 use crate::support::{read_json, records};
 
@@ -65,11 +65,10 @@ fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
     let show = i.run(&["jobs", "show", &id], &[]);
     assert_eq!(state, "COMPLETED", "{}", text(&show));
     // sacct's record of the allocation is kept: which node ran it.
+    let nodes = field(&String::from_utf8_lossy(&show.stdout), "nodes:");
     assert!(
-        text(&show)
-            .lines()
-            .any(|l| l.starts_with("nodes:") && l.contains("node")),
-        "{}",
+        nodes.starts_with("node"),
+        "nodes: {nodes:?}\n{}",
         text(&show)
     );
     let exp = i.experiments("inference_llama3.3");
