@@ -189,8 +189,8 @@ pub fn standard_configs(quick: bool) -> Vec<Config> {
     out
 }
 
-/// A running embedded engine.
-struct Engine {
+/// A running embedded engine, stopped on drop.
+pub struct Engine {
     child: Child,
     url: String,
 }
@@ -199,7 +199,8 @@ struct Engine {
 pub const ENGINE_NICE: i32 = 19;
 
 impl Engine {
-    fn start(exe: &Path, mode: Mode) -> Result<Engine, HarnessError> {
+    /// Starts `exe serve sim` with `mode`'s timing at [`ENGINE_NICE`] and waits for its URL.
+    pub fn start(exe: &Path, mode: Mode) -> Result<Engine, HarnessError> {
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "sim", "--port", "0"])
             .args(mode.engine_timing())
@@ -237,6 +238,16 @@ impl Engine {
             .to_owned();
         engine.url = url;
         Ok(engine)
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// CPU time (user + sys, all threads) it has used so far, in ms.
+    fn cpu_ms(&self) -> f64 {
+        process_cpu_ms(self.child.id())
     }
 }
 
@@ -277,10 +288,10 @@ pub fn run(
         let ref_base = run_reader(exe, &url, &one, isl, osl, 0)?.max_rss_kib;
         let llmb_base = run_llmb(exe, &url, &one, isl, osl, scratch, 0)?.max_rss_kib;
         let reference = run_reader(exe, &url, cfg, isl, osl, ref_base)?;
-        let pid = engine.as_ref().map_or(0, |(_, e)| e.child.id());
-        let engine_before = process_cpu_ms(pid);
+        let cpu_ms = || engine.as_ref().map_or(0.0, |(_, e)| e.cpu_ms());
+        let engine_before = cpu_ms();
         let llmb = run_llmb(exe, &url, cfg, isl, osl, scratch, llmb_base)?;
-        let engine_ms = process_cpu_ms(pid) - engine_before;
+        let engine_ms = cpu_ms() - engine_before;
         let row = Row {
             config: *cfg,
             engine_cpu_ms_per_1k: engine_ms / (llmb.tokens.max(1) as f64 / 1000.0),
@@ -299,23 +310,23 @@ pub fn run(
     })
 }
 
-/// CPU time (user + sys, all threads) a running process has used, in ms, from
-/// `/proc/<pid>/stat`; 0 when it cannot be read.
+/// CPU time (user + sys, all threads) a running process has used, in ms, from its CPU-time
+/// clock (nanoseconds; `/proc/<pid>/stat` counts in 10 ms ticks); 0 when it cannot be read.
 fn process_cpu_ms(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let mut clock: libc::clockid_t = 0;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: both calls only write into the locals passed by pointer.
+    let ok = unsafe {
+        libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) == 0
+            && libc::clock_gettime(clock, &mut ts) == 0
+    };
+    if !ok {
         return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at field 3 (state);
-    // utime and stime are fields 14 and 15, in clock ticks.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let field = |i: usize| {
-        rest.split_whitespace()
-            .nth(i)
-            .and_then(|v| v.parse::<f64>().ok())
-    };
-    // SAFETY: sysconf only reads a configuration value.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    (field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0)) * 1000.0 / ticks
+    }
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
 fn spawn_and_reap(mut cmd: Command, what: &str) -> Result<(String, rusage::Usage), HarnessError> {
@@ -537,7 +548,7 @@ mod tests {
     #[test]
     fn process_cpu_counts_this_process() {
         let before = process_cpu_ms(std::process::id());
-        // Burn some CPU: the counter moves in clock ticks (10 ms).
+        // Burn some CPU.
         let start = std::time::Instant::now();
         let mut x = 0u64;
         while start.elapsed() < std::time::Duration::from_millis(60) {
@@ -546,7 +557,11 @@ mod tests {
         std::hint::black_box(x);
         let after = process_cpu_ms(std::process::id());
         assert!(after > before, "{before} -> {after}");
-        assert_eq!(process_cpu_ms(u32::MAX), 0.0);
+        // A process that has ended and been reaped has no clock any more.
+        let mut done = std::process::Command::new("true").spawn().unwrap();
+        let pid = done.id();
+        done.wait().unwrap();
+        assert_eq!(process_cpu_ms(pid), 0.0);
         let r = row(Mode::Firehose, 64, 1.0, 2.0, 0.1);
         assert_eq!(r.engine_headroom(), 4.0);
     }

@@ -1,48 +1,20 @@
 //! Client CPU time per 1,000 streamed tokens against the embedded engine (fixed timing:
 //! TTFT 50 ms, ITL 10 ms, so the client sees paced streams as users do), at concurrency
 //! 1, 64 and 1,024. Run with `cargo bench -p llmb --bench client_cpu`; figures in README.
-//! The engine runs at nice 19, as in `llmb selfbench`: it stands in for a server on other
-//! machines, so it must not hold the CPU a woken client needs.
+//! The engine is started as `llmb selfbench` starts it (`harness::Engine`: nice 19, a
+//! stand-in for a server on other machines that must not hold the CPU a woken client needs).
 //! (`llmb selfbench` is the fuller harness: it compares with a reference reader and
 //! measures client lag; see docs/PERFORMANCE.md.)
 #![allow(clippy::print_stdout)] // a bench's table is its output
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use llmb_selfbench::harness::{Engine, Mode};
 
 fn main() {
     let exe = env!("CARGO_BIN_EXE_llmb");
-    let mut sim = Command::new(exe);
-    sim.args([
-        "serve",
-        "sim",
-        "--port",
-        "0",
-        "--ttft-ms",
-        "50",
-        "--itl-ms",
-        "10",
-    ])
-    .stdout(Stdio::piped());
-    // SAFETY: setpriority is a plain system call, safe between fork and exec; set before
-    // exec, it holds for every thread the engine starts.
-    unsafe {
-        sim.pre_exec(|| {
-            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
-            Ok(())
-        });
-    }
-    let mut sim = sim.spawn().expect("start the simulated engine");
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let sim = Engine::start(exe.as_ref(), Mode::Paced).expect("start the simulated engine");
+    let url = sim.url().to_owned();
     println!(
         "{:>12} {:>10} {:>14} {:>12} {:>12}",
         "concurrency", "requests", "output tokens", "client CPU s", "ms/1k tok"
@@ -76,6 +48,5 @@ fn main() {
             st.code().unwrap_or(-1)
         );
     }
-    let _ = sim.kill();
-    let _ = sim.wait();
+    drop(sim);
 }
