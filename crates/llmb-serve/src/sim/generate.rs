@@ -209,6 +209,8 @@ pub struct Generation {
     owed: u32,
     /// Bytes made and not yet handed to the connection.
     out: Vec<u8>,
+    /// Tokens made (fixed timing) not yet added to the engine's generation counter.
+    uncounted: u64,
     state: GenState,
 }
 
@@ -257,6 +259,7 @@ impl Generation {
             fault_at,
             owed: 0,
             out: Vec::new(),
+            uncounted: 0,
             state: GenState::Producing,
         }
     }
@@ -287,14 +290,19 @@ impl Generation {
         self.text
             .push_str(&words[self.rng.below(words.len() as u64) as usize]);
         if self.fixed() {
-            let prefilled = if self.job.kv_transferred() {
-                0
-            } else {
-                self.job.prompt_tokens
-            };
-            self.app
-                .metrics
-                .add_tokens(if self.produced == 1 { prefilled } else { 0 }, 1);
+            if self.produced == 1 && !self.job.kv_transferred() {
+                self.app.metrics.add_tokens(self.job.prompt_tokens, 0);
+            }
+            self.uncounted += 1;
+        }
+    }
+
+    /// Adds the tokens made since the last call to the engine's counter (once per frame,
+    /// not per token: the counters are shared by every connection).
+    fn count_tokens(&mut self) {
+        if self.uncounted > 0 {
+            self.app.metrics.add_tokens(0, self.uncounted);
+            self.uncounted = 0;
         }
     }
 
@@ -319,6 +327,7 @@ impl Generation {
 
     /// The output gathered so far, if any.
     fn flush(&mut self) -> Option<Bytes> {
+        self.count_tokens();
         (!self.out.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.out)))
     }
 
@@ -424,6 +433,7 @@ impl Generation {
 
 impl Drop for Generation {
     fn drop(&mut self) {
+        self.count_tokens();
         if self.fixed() {
             self.app.metrics.request_ended(self.job.kv());
         }
