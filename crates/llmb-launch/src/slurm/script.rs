@@ -8,17 +8,7 @@ use std::fmt::Write as _;
 
 use crate::plan::Plan;
 
-/// Quotes `s` for a POSIX shell (single quotes unless it is plainly safe).
-pub fn shell_quote(s: &str) -> String {
-    let safe = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if safe {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
+pub use llmb_serve::engine::shell_quote;
 
 /// Renders the batch script that runs `plan` with `llmb run-plan`.
 pub fn render(plan: &Plan) -> String {

@@ -267,12 +267,13 @@ impl EngineSpec {
     }
 }
 
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
+/// `s` as one POSIX shell word: as it is when every character is safe, else single-quoted.
+pub fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@".contains(c))
-    {
-        s.to_string()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if safe {
+        s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
