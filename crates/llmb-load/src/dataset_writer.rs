@@ -142,7 +142,8 @@ pub enum DatasetWriteError {
 const TOKEN_ID_STREAM: u64 = 0x4944_5300;
 /// About this many tokens per chunk of requests (a few MB of output).
 const CHUNK_TOKENS: u64 = 1 << 20;
-/// Chunks allowed ahead of the writer: bounds memory to about this many chunks per run.
+/// Chunks allowed ahead of the writer besides one per generator thread: memory stays at
+/// about (threads + this) chunks, and every thread has a chunk to work on.
 const CHUNKS_AHEAD: u64 = 4;
 
 /// Input and output length of request `index` (the lengths `llmb bench` gives its
@@ -191,8 +192,10 @@ pub fn write(
         advanced: Condvar::new(),
         stop: AtomicBool::new(false),
         free: Mutex::new(Vec::new()),
+        window: threads as u64 + CHUNKS_AHEAD,
     };
-    let (tx, rx) = mpsc::sync_channel::<(u64, Result<Chunk, DatasetWriteError>)>(threads);
+    // The window bounds what is in flight; the channel needs no bound of its own.
+    let (tx, rx) = mpsc::channel::<(u64, Result<Chunk, DatasetWriteError>)>();
     let result = std::thread::scope(|s| {
         for _ in 0..threads {
             let tx = tx.clone();
@@ -269,13 +272,15 @@ struct Shared {
     stop: AtomicBool,
     /// Buffers of written chunks, reused.
     free: Mutex<Vec<Vec<u8>>>,
+    /// How far ahead of the writer a chunk may be generated.
+    window: u64,
 }
 
 impl Shared {
-    /// Blocks until chunk `k` is within [`CHUNKS_AHEAD`] of the writer; false on stop.
+    /// Blocks until chunk `k` is within the window ahead of the writer; false on stop.
     fn wait_for_window(&self, k: u64) -> bool {
         let mut w = lock(&self.written);
-        while k >= *w + CHUNKS_AHEAD && !self.stop.load(Relaxed) {
+        while k >= *w + self.window && !self.stop.load(Relaxed) {
             w = self
                 .advanced
                 .wait(w)
