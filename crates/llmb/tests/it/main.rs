@@ -5,6 +5,7 @@ mod bench;
 mod dataset;
 mod disagg;
 mod engine;
+mod golden;
 mod import;
 mod launch_support;
 mod plan_engines;
