@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use llmb_recipe::{EngineKind as RecipeEngine, GpuType, ResolvedUseCase, RunSpec};
-use llmb_serve::engine::{
+use llmb_engines::{
     cache_transceiver_tokens, moe_backend, split_world, DisaggRole, EngineKind, EngineSettings,
     GpuType as DynamoGpu,
 };
@@ -139,6 +139,13 @@ pub fn settings(
         return s;
     }
     s.model = model_location(spec, install);
+    // Recipe switches that engines honour (llmb-recipe refuses them for the others).
+    s.trust_remote_code = rs.trust_remote_code;
+    s.print_iter_log = rs.print_iter_log.unwrap_or(true);
+    if let Some(g) = &rs.cuda_graphs {
+        s.cuda_graphs = g.enabled;
+        s.cuda_graph_padding = g.enable_padding.unwrap_or(true);
+    }
     for (k, v) in &rs.extra {
         // YAML engines take the value as YAML text; JSON scalars and flow collections are YAML.
         let text = match v {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use llmb_recipe::{Concurrency, LoadStyle, RunSpec};
-use llmb_serve::engine::{self, EngineError, EngineKind, EngineSettings, EngineSpec};
+use llmb_engines::{self as engine, EngineError, EngineKind, EngineSettings, EngineSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::engines::{self as eng, ServerRole};

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod plan;
 pub mod progress;
 pub mod schedule;
+pub mod scrape;
 pub mod sink;
 pub mod verdict;
 pub mod worker;

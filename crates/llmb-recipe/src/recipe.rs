@@ -130,6 +130,30 @@ pub struct EngineSettings {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+impl EngineSettings {
+    /// The first switch set here that `engine` does not honour, with the engines that do.
+    pub fn unhonoured(&self, engine: EngineKind) -> Option<(&'static str, &'static str)> {
+        use EngineKind as E;
+        let trtllm = matches!(engine, E::TrtllmServe | E::TrtllmBench | E::DynamoTrtllm);
+        let graphs = trtllm || matches!(engine, E::Vllm | E::Sglang);
+        let remote = matches!(engine, E::TrtllmServe | E::Vllm | E::Sglang);
+        let g = self.cuda_graphs.as_ref();
+        if self.trust_remote_code.is_some() && !remote {
+            return Some(("trust_remote_code", "trtllm_serve, vllm and sglang"));
+        }
+        if self.print_iter_log.is_some() && !trtllm {
+            return Some(("print_iter_log", "the TensorRT-LLM engines"));
+        }
+        if g.is_some_and(|g| !g.enabled) && !graphs {
+            return Some(("cuda_graphs.enabled", "the TensorRT-LLM engines, vllm and sglang"));
+        }
+        if g.is_some_and(|g| g.enable_padding.is_some()) && !trtllm {
+            return Some(("cuda_graphs.enable_padding", "the TensorRT-LLM engines"));
+        }
+        None
+    }
+}
+
 /// CUDA graph settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,9 +161,9 @@ pub struct CudaGraphs {
     /// Capture CUDA graphs at all.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Pad batches up to the next captured size.
+    /// Pad batches up to the next captured size (TensorRT-LLM engines; on when unset).
     #[serde(default)]
-    pub enable_padding: bool,
+    pub enable_padding: Option<bool>,
     /// Capture graphs up to this batch size.
     #[serde(default)]
     pub max_batch_size: Option<u32>,
@@ -412,6 +436,19 @@ impl Recipe {
         let inv = |field: &str, problem: String, fix: &str| {
             Err(LoadError::invalid(file, field, problem, fix))
         };
+        if let Some((field, honoured_by)) = self.engine.settings.unhonoured(self.engine.kind) {
+            return inv(
+                &format!("engine.settings.{field}"),
+                format!(
+                    "the {} engine has no such switch (only {honoured_by} do)",
+                    serde_json::to_value(self.engine.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+                "remove it: llmb never ignores a setting silently",
+            );
+        }
         if !valid_name(&self.workload) {
             return inv(
                 "workload",
@@ -593,6 +630,39 @@ use_cases:
         assert!(msg.contains("use_cases[1]"), "{msg}");
         assert!(msg.contains("unknown field `max_batchsize`"), "{msg}");
         assert!(msg.contains("max_batch_size"), "{msg}");
+    }
+
+    #[test]
+    fn switches_an_engine_does_not_have_are_refused() {
+        use EngineKind as E;
+        let mut s = EngineSettings {
+            trust_remote_code: Some(false),
+            ..EngineSettings::default()
+        };
+        assert_eq!(s.unhonoured(E::TrtllmServe), None);
+        assert_eq!(s.unhonoured(E::Vllm), None);
+        assert_eq!(s.unhonoured(E::LlamaCpp).map(|x| x.0), Some("trust_remote_code"));
+        s.trust_remote_code = None;
+        s.print_iter_log = Some(false);
+        assert_eq!(s.unhonoured(E::DynamoTrtllm), None);
+        assert_eq!(s.unhonoured(E::Vllm).map(|x| x.0), Some("print_iter_log"));
+        s.print_iter_log = None;
+        s.cuda_graphs = Some(CudaGraphs {
+            enabled: false,
+            enable_padding: None,
+            max_batch_size: None,
+            batch_sizes: vec![],
+        });
+        assert_eq!(s.unhonoured(E::Sglang), None);
+        assert_eq!(s.unhonoured(E::Nim).map(|x| x.0), Some("cuda_graphs.enabled"));
+        s.cuda_graphs = Some(CudaGraphs {
+            enabled: true,
+            enable_padding: Some(true),
+            max_batch_size: None,
+            batch_sizes: vec![],
+        });
+        assert_eq!(s.unhonoured(E::TrtllmBench), None);
+        assert_eq!(s.unhonoured(E::Vllm).map(|x| x.0), Some("cuda_graphs.enable_padding"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use crate::plan::Plan;
 
-pub use llmb_serve::engine::shell_quote;
+pub use llmb_engines::shell_quote;
 
 /// Renders the batch script that runs `plan` with `llmb run-plan`.
 pub fn render(plan: &Plan) -> String {

@@ -1,7 +1,7 @@
 //! `llmb serve`: engine arguments.
 
 use clap::{Args, Subcommand, ValueEnum};
-use llmb_serve::sim::disagg::WorkerUrl;
+use llmb_sim::sim::disagg::WorkerUrl;
 
 /// `llmb serve ...`
 #[derive(Debug, Args)]

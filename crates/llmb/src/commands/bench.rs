@@ -19,8 +19,9 @@ use llmb_metrics::{FailIf, Slo, Summary, Warning};
 use llmb_protocol::Endpoint;
 use llmb_report::run_dir::{self, PointDir};
 use llmb_report::{genai_perf, perf_summary, serving, summary_json, trtllm, RunInfo};
-use llmb_serve::engine::telemetry::{self, Scraper, ServerView};
-use llmb_serve::engine::EngineKind;
+use llmb_engines::telemetry::{self, ServerView};
+use llmb_load::scrape::Scraper;
+use llmb_engines::EngineKind;
 use llmb_tokenizer::{LengthSpec, Tokenizer};
 use serde_json::{json, Value};
 

@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use llmb_serve::sim::disagg::{self, Deadlines, FrontendConfig};
-use llmb_serve::sim::{
+use llmb_sim::sim::disagg::{self, Deadlines, FrontendConfig};
+use llmb_sim::sim::{
     self, FaultKind, FaultPlan, SchedulerConfig, SimConfig, StepCost, Timing, WorkerRole,
 };
 use llmb_tokenizer::Tokenizer;

@@ -7,9 +7,9 @@ use std::process::{Child, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use llmb_serve::engine::{self, CommonSample, DynamoSettings, EngineKind, EngineSettings};
-use llmb_serve::sim::disagg::{spawn_frontend, Deadlines, FrontendConfig, WorkerUrl};
-use llmb_serve::sim::{self, SimConfig, SimHandle, Timing, WorkerRole};
+use llmb_engines::{self as engine, CommonSample, DynamoSettings, EngineKind, EngineSettings};
+use llmb_sim::sim::disagg::{spawn_frontend, Deadlines, FrontendConfig, WorkerUrl};
+use llmb_sim::sim::{self, SimConfig, SimHandle, Timing, WorkerRole};
 use llmb_tokenizer::Tokenizer;
 
 use crate::support::{llmb, read_json, records, run, tempdir, wait_for};

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use llmb_launch::{Plan, ServerPlan};
-use llmb_serve::engine::{EngineSpec, StopPolicy};
+use llmb_engines::{EngineSpec, StopPolicy};
 use serde::Serialize;
 use tokio::process::{Child, Command};
 use tokio::sync::watch;

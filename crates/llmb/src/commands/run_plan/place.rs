@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use anyhow::Context;
 use llmb_launch::{LoadStep, OfflineRun, Plan, PortChoice, ServerPlan, ServerRole};
-use llmb_serve::engine::{self, EngineKind, EngineSpec};
+use llmb_engines::{self as engine, EngineKind, EngineSpec};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 

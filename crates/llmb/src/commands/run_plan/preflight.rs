@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use llmb_launch::Plan;
-use llmb_serve::engine::{self};
+use llmb_engines::{self as engine};
 
 use super::place::program_of;
 

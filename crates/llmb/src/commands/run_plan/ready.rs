@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use llmb_serve::engine::{telemetry, StopPolicy, StopSignal};
+use llmb_engines::{StopPolicy, StopSignal};
+use llmb_load::scrape as telemetry;
 use tokio::process::Child;
 
 use super::*;

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use llmb_serve::engine::telemetry::{Scraper, ServerView};
+use llmb_engines::telemetry::ServerView;
+use llmb_load::scrape::Scraper;
 
 use super::*;
 

@@ -75,15 +75,15 @@ pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
 fn config_yaml(s: &EngineSettings) -> Result<String, EngineError> {
     let mut y = YamlDoc::default();
     y.scalar("enable_attention_dp", s.attention_dp)
-        .scalar("use_cuda_graph", true)
-        .scalar("cuda_graph_padding_enabled", true);
-    if !s.cuda_graph_batch_sizes.is_empty() {
+        .scalar("use_cuda_graph", s.cuda_graphs)
+        .scalar("cuda_graph_padding_enabled", s.cuda_graphs && s.cuda_graph_padding);
+    if s.cuda_graphs && !s.cuda_graph_batch_sizes.is_empty() {
         y.scalar(
             "cuda_graph_batch_sizes",
             flow_list(&s.cuda_graph_batch_sizes),
         );
     }
-    y.scalar("print_iter_log", true);
+    y.scalar("print_iter_log", s.print_iter_log);
     if let Some(i) = s.stream_interval {
         y.scalar("stream_interval", i);
     }

@@ -275,7 +275,7 @@ fn worker_yaml(
         .scalar("moe_expert_parallel_size", s.ep)
         .scalar("enable_attention_dp", s.attention_dp)
         .scalar("pipeline_parallel_size", s.pp)
-        .scalar("print_iter_log", true);
+        .scalar("print_iter_log", s.print_iter_log);
     if role == DisaggRole::Prefill {
         y.scalar("disable_overlap_scheduler", true)
             .scalar("enable_chunked_prefill", true);
@@ -314,11 +314,15 @@ fn worker_yaml(
         );
     }
     if role == DisaggRole::Decode {
-        let mut graph = vec![("enable_padding", "true".to_string())];
-        if !s.cuda_graph_batch_sizes.is_empty() {
-            graph.push(("batch_sizes", flow_list(&s.cuda_graph_batch_sizes)));
+        if s.cuda_graphs {
+            let mut graph = vec![("enable_padding", s.cuda_graph_padding.to_string())];
+            if !s.cuda_graph_batch_sizes.is_empty() {
+                graph.push(("batch_sizes", flow_list(&s.cuda_graph_batch_sizes)));
+            }
+            y.map("cuda_graph_config", &graph);
+        } else {
+            y.scalar("cuda_graph_config", "null");
         }
-        y.map("cuda_graph_config", &graph);
         if let Some(i) = s.stream_interval {
             y.scalar("stream_interval", i);
         }

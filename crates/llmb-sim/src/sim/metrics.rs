@@ -177,4 +177,36 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 2\n"));
         assert!(text.contains("llmb:time_to_first_token_seconds_count{model_name=\"m\"} 2\n"));
     }
+
+    #[test]
+    fn any_engine_reads_the_simulators_names() {
+        use llmb_engines::telemetry::ANY_ENGINE;
+        let m = SimMetrics::new(100);
+        m.set_occupancy(3, 0, 0);
+        m.add_tokens(0, 42);
+        let s = llmb_engines::CommonSample::from_exposition(&m.render("m"), &ANY_ENGINE);
+        assert_eq!(
+            (s.running, s.generated_tokens_total),
+            (Some(3.0), Some(42.0))
+        );
+    }
+
+    #[test]
+    fn the_sim_adapter_reads_the_real_renderers_names() {
+        // The simulator's own renderer against the names its adapter scrapes: renaming one
+        // of its metrics breaks this test.
+        use llmb_engines::{telemetry::names_for, CommonSample, EngineKind};
+        let m = SimMetrics::new(100);
+        m.set_occupancy(3, 0, 25);
+        m.add_tokens(0, 4);
+        assert_eq!(
+            CommonSample::from_exposition(&m.render("m"), &names_for(Some(EngineKind::Sim))),
+            CommonSample {
+                running: Some(3.0),
+                waiting: Some(0.0),
+                kv_cache_use: Some(0.25),
+                generated_tokens_total: Some(4.0),
+            }
+        );
+    }
 }

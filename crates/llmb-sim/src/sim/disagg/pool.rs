@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use llmb_protocol::error_chain;
 
 use super::WorkerUrl;
-use crate::engine::DisaggRole;
+use llmb_engines::DisaggRole;
 
 /// Idle connections kept per worker; more are closed when they come back.
 const MAX_IDLE: usize = 4096;

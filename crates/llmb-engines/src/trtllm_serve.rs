@@ -33,7 +33,9 @@ pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
         args.extend(["--pp_size".into(), s.pp.to_string()]);
     }
     args.extend(["--ep_size".into(), s.ep.to_string()]);
-    args.push("--trust_remote_code".into());
+    if s.trust_remote_code.unwrap_or(true) {
+        args.push("--trust_remote_code".into());
+    }
     args.extend(["--extra_llm_api_options".into(), OPTIONS_FILE.into()]);
 
     Ok(EngineSpec {
@@ -60,15 +62,20 @@ pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
 fn options_yaml(s: &EngineSettings) -> Result<String, EngineError> {
     let mut y = YamlDoc::default();
     y.scalar("enable_attention_dp", s.attention_dp);
-    let mut graph = vec![("enable_padding", "true".to_string())];
-    if s.cuda_graph_batch_sizes.is_empty() {
-        if let Some(b) = s.max_batch_size {
-            graph.push(("max_batch_size", b.to_string()));
+    if s.cuda_graphs {
+        let mut graph = vec![("enable_padding", s.cuda_graph_padding.to_string())];
+        if s.cuda_graph_batch_sizes.is_empty() {
+            if let Some(b) = s.max_batch_size {
+                graph.push(("max_batch_size", b.to_string()));
+            }
+        } else {
+            graph.push(("batch_sizes", flow_list(&s.cuda_graph_batch_sizes)));
         }
+        y.map("cuda_graph_config", &graph);
     } else {
-        graph.push(("batch_sizes", flow_list(&s.cuda_graph_batch_sizes)));
+        // The LLM API's way to turn graphs off.
+        y.scalar("cuda_graph_config", "null");
     }
-    y.map("cuda_graph_config", &graph);
     let mut kv = Vec::new();
     if let Some(f) = s.kv_cache_fraction {
         kv.push(("free_gpu_memory_fraction", f.to_string()));
@@ -79,7 +86,7 @@ fn options_yaml(s: &EngineSettings) -> Result<String, EngineError> {
     if !kv.is_empty() {
         y.map("kv_cache_config", &kv);
     }
-    y.scalar("print_iter_log", true);
+    y.scalar("print_iter_log", s.print_iter_log);
     if let Some(i) = s.stream_interval {
         y.scalar("stream_interval", i);
     }

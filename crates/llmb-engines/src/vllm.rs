@@ -56,6 +56,12 @@ pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
     push_opt(&mut args, "--max-num-batched-tokens", s.max_num_tokens);
     push_opt(&mut args, "--max-model-len", s.max_seq_len);
     push_opt(&mut args, "--gpu-memory-utilization", s.kv_cache_fraction);
+    if !s.cuda_graphs {
+        args.push("--enforce-eager".into());
+    }
+    if s.trust_remote_code == Some(true) {
+        args.push("--trust-remote-code".into());
+    }
     push_extra_flags(&mut args, &s.extra);
     Ok(EngineSpec {
         kind: EngineKind::Vllm,

@@ -142,6 +142,16 @@ pub struct EngineSettings {
     pub stream_interval: Option<u32>,
     /// CUDA-graph batch sizes to capture.
     pub cuda_graph_batch_sizes: Vec<u32>,
+    /// Capture CUDA graphs at all (off: TensorRT-LLM `cuda_graph_config: null` /
+    /// `use_cuda_graph: false`, vLLM `--enforce-eager`, SGLang `--disable-cuda-graph`).
+    pub cuda_graphs: bool,
+    /// Pad batches up to the next captured CUDA-graph size (TensorRT-LLM `enable_padding`).
+    pub cuda_graph_padding: bool,
+    /// Per-iteration scheduler log (TensorRT-LLM `print_iter_log`).
+    pub print_iter_log: bool,
+    /// Run the model repository's own code: `None` keeps each engine's default as the seeds
+    /// start it (trtllm-serve on, vLLM and SGLang off).
+    pub trust_remote_code: Option<bool>,
     /// Free-form engine options. YAML engines (TRT-LLM, Dynamo workers) add them as
     /// top-level keys (the value is written as YAML text); CLI engines (vLLM, SGLang,
     /// llama.cpp, sim) add `--key value` (`--key` alone when the value is empty).
@@ -176,6 +186,10 @@ impl Default for EngineSettings {
             kv_cache_fraction: None,
             stream_interval: None,
             cuda_graph_batch_sizes: Vec::new(),
+            cuda_graphs: true,
+            cuda_graph_padding: true,
+            print_iter_log: true,
+            trust_remote_code: None,
             extra: BTreeMap::new(),
             threads: None,
             slots: None,

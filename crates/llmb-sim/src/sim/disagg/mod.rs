@@ -17,7 +17,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::DisaggRole;
+use llmb_engines::DisaggRole;
 
 use super::SimHandle;
 

@@ -18,7 +18,7 @@ use super::phase;
 use super::pool::{Lease, Pool, UpstreamError, Worker};
 use super::relay::{Relay, RelayPlan};
 use super::{Deadlines, FrontendConfig, OUTPUT_TOKENS_HEADER};
-use crate::engine::DisaggRole;
+use llmb_engines::DisaggRole;
 use crate::sim::body::SimBody;
 use crate::sim::routes::{error, json, models, read_body};
 

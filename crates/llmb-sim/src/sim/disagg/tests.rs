@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::pool::Worker;
 use super::{spawn_frontend, Deadlines, FrontendConfig, OUTPUT_TOKENS_HEADER};
-use crate::engine::DisaggRole;
+use llmb_engines::DisaggRole;
 use crate::sim::{self, FaultKind, FaultPlan, SimConfig, SimHandle, Timing, WorkerRole};
 
 fn tokenizer() -> Tokenizer {

@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
 use super::pool::{UpstreamError, Worker};
-use crate::engine::DisaggRole;
+use llmb_engines::DisaggRole;
 
 /// The endpoint Dynamo lists for a role's workers (reference 4.4: the readiness check
 /// looks for `dyn://dynamo.tensorrt_llm.generate` and `tensorrt_llm_next`).

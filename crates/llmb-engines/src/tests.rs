@@ -604,24 +604,6 @@ llamacpp:requests_deferred 1
 }
 
 #[test]
-fn sim_exposition_from_the_real_renderer_names() {
-    // The simulator's own renderer: renaming one of its metrics breaks this test.
-    let m = crate::sim::metrics::SimMetrics::new(100);
-    m.set_occupancy(3, 0, 25);
-    m.add_tokens(0, 4);
-    let text = m.render("m");
-    assert_eq!(
-        CommonSample::from_exposition(&text, &sim::METRICS),
-        CommonSample {
-            running: Some(3.0),
-            waiting: Some(0.0),
-            kv_cache_use: Some(0.25),
-            generated_tokens_total: Some(4.0),
-        }
-    );
-}
-
-#[test]
 fn exposition_parser_edge_cases() {
     let text = "a_metric 1 1700000000000\n\
                 b{x=\"q\\\"uo,te}\",y=\"2\"} -3.5\n\

@@ -46,9 +46,14 @@ pub(super) fn spec(s: &EngineSettings) -> Result<EngineSpec, EngineError> {
     push_opt(&mut args, "--context-length", s.max_seq_len);
     push_opt(&mut args, "--mem-fraction-static", s.kv_cache_fraction);
     push_opt(&mut args, "--stream-interval", s.stream_interval);
-    if !s.cuda_graph_batch_sizes.is_empty() {
+    if !s.cuda_graphs {
+        args.push("--disable-cuda-graph".into());
+    } else if !s.cuda_graph_batch_sizes.is_empty() {
         args.push("--cuda-graph-bs".into());
         args.extend(s.cuda_graph_batch_sizes.iter().map(u32::to_string));
+    }
+    if s.trust_remote_code == Some(true) {
+        args.push("--trust-remote-code".into());
     }
     args.push("--enable-metrics".into());
     push_extra_flags(&mut args, &s.extra);
