@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 
 use llmb_recipe::{Concurrency, LoadStyle, RunSpec};
 use llmb_engines::{self as engine, EngineError, EngineKind, EngineSettings, EngineSpec};
+use llmb_settings::{BenchSettings, ReportFormat, ServerKind};
 use serde::{Deserialize, Serialize};
 
 use crate::engines::{self as eng, ServerRole};
 
 /// The plan format version written into `plan.json`.
-pub const PLAN_VERSION: u32 = 2;
+pub const PLAN_VERSION: u32 = 3;
 
 /// Everything `llmb run-plan` needs, self-contained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,8 +168,8 @@ pub struct LoadStep {
     pub target: usize,
     /// Result folder of this point.
     pub experiment_dir: PathBuf,
-    /// Arguments after the `llmb` executable (`bench ...`), without `--url`.
-    pub args: Vec<String>,
+    /// The benchmark, as typed settings (`url` is filled in when the target is ready).
+    pub bench: BenchSettings,
     /// An offline engine (trtllm-bench) that is its own load generator: run it instead of
     /// `llmb bench`, then import its report into the same result files.
     pub offline: Option<OfflineRun>,
@@ -266,11 +267,11 @@ pub fn experiment_dir(
 }
 
 /// The report format of a load style (`llmb bench --format`).
-pub fn report_format(style: LoadStyle) -> &'static str {
+pub fn report_format(style: LoadStyle) -> ReportFormat {
     match style {
-        LoadStyle::TrtllmBench => "trtllm",
-        LoadStyle::GenaiPerf => "genai-perf",
-        LoadStyle::BenchmarkServing => "serving",
+        LoadStyle::TrtllmBench => ReportFormat::Trtllm,
+        LoadStyle::GenaiPerf => ReportFormat::GenaiPerf,
+        LoadStyle::BenchmarkServing => ReportFormat::Serving,
     }
 }
 
@@ -316,7 +317,7 @@ pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Result<Plan, EngineError> {
             };
             let con = c_total.as_i64();
             let dir = experiment_dir(&opts.install_dir, spec, &uc.name, con, &opts.stamp);
-            let args = bench_args(spec, uc, c_total, &dir, opts.sim, decode_gpus);
+            let bench = bench_settings(spec, uc, c_total, &dir, opts.sim, decode_gpus);
             let offline = offline.then(|| offline_run(spec, uc, c_total, &dir, opts));
             if let Some(o) = &offline {
                 engine::spec(o.engine, &o.settings)?;
@@ -325,7 +326,7 @@ pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Result<Plan, EngineError> {
                 name: format!("{}-c{con}", uc.name),
                 concurrency: con,
                 target,
-                args,
+                bench,
                 experiment_dir: dir,
                 offline,
             });
@@ -545,62 +546,58 @@ fn measured_requests(
     }
 }
 
-fn bench_args(
+/// The load step's benchmark: the use case's lengths, the point's concurrency and request
+/// counts, the recipe's accounting and report, quiet (its output goes to the step's log).
+fn bench_settings(
     spec: &RunSpec,
     uc: &llmb_recipe::ResolvedUseCase,
     c: Concurrency,
     dir: &Path,
     sim: bool,
     decode_gpus: Option<u32>,
-) -> Vec<String> {
-    let mut a: Vec<String> = vec!["bench".into()];
-    let mut push = |k: &str, v: String| {
-        a.push(k.into());
-        a.push(v);
-    };
-    push("--isl", uc.isl.to_string());
-    push("--osl", uc.osl.to_string());
+) -> BenchSettings {
     let load = &spec.load;
-    if let Some(n) = measured_requests(spec, uc, c) {
-        push("--num-requests", n.to_string());
-    } else if let (Some(k), Concurrency::Limit(_)) = (load.multi_round, c) {
-        push("--multi-round", k.to_string());
+    let num_requests = measured_requests(spec, uc, c);
+    BenchSettings {
+        isl: i64::from(uc.isl),
+        osl: i64::from(uc.osl),
+        num_requests,
+        multi_round: match (num_requests, load.multi_round, c) {
+            (None, Some(k), Concurrency::Limit(_)) => Some(u64::from(k)),
+            _ => None,
+        },
+        warmup: match (load.warmup_requests_per_concurrency, c) {
+            (Some(k), Concurrency::Limit(n)) => u64::from(n) * u64::from(k),
+            _ => 0,
+        },
+        concurrency: vec![c.as_i64()],
+        output_dir: Some(dir.to_path_buf()),
+        gpus: u64::from(spec.scale),
+        decode_gpus: decode_gpus.map(u64::from),
+        format: report_format(spec.load_style),
+        server: bench_server(spec.engine)
+            .filter(|_| !sim)
+            .unwrap_or(ServerKind::Generic),
+        tokenizer: eng::tokenizer(spec).map(PathBuf::from),
+        stream: spec.streaming,
+        endpoint: match spec.recipe.load.endpoint {
+            llmb_recipe::Endpoint::Completions => llmb_settings::Endpoint::Completions,
+            llmb_recipe::Endpoint::Chat => llmb_settings::Endpoint::Chat,
+        },
+        ..BenchSettings::default()
     }
-    if let (Some(k), Concurrency::Limit(n)) = (load.warmup_requests_per_concurrency, c) {
-        push("--warmup", (u64::from(n) * u64::from(k)).to_string());
-    }
-    push("--concurrency", c.as_i64().to_string());
-    push("--output-dir", dir.display().to_string());
-    push("--gpus", spec.scale.to_string());
-    if let Some(g) = decode_gpus {
-        push("--decode-gpus", g.to_string());
-    }
-    push("--format", report_format(spec.load_style).into());
-    if let Some(server) = bench_server(spec.engine).filter(|_| !sim) {
-        push("--server", server.into());
-    }
-    if let Some(t) = eng::tokenizer(spec) {
-        push("--tokenizer", t);
-    }
-    if !spec.streaming {
-        a.push("--no-stream".into());
-    }
-    if spec.recipe.load.endpoint == llmb_recipe::Endpoint::Completions {
-        a.extend(["--endpoint".into(), "completions".into()]);
-    }
-    a
 }
 
-/// `llmb bench --server`: which request knobs the engine understands.
-fn bench_server(engine: llmb_recipe::EngineKind) -> Option<&'static str> {
+/// Which request knobs the engine understands.
+fn bench_server(engine: llmb_recipe::EngineKind) -> Option<ServerKind> {
     use llmb_recipe::EngineKind as E;
     match engine {
-        E::TrtllmServe => Some("trtllm"),
-        E::Nim => Some("nim"),
-        E::DynamoTrtllm => Some("dynamo"),
-        E::Vllm => Some("vllm"),
-        E::Sglang => Some("sglang"),
-        E::LlamaCpp => Some("llamacpp"),
+        E::TrtllmServe => Some(ServerKind::Trtllm),
+        E::Nim => Some(ServerKind::Nim),
+        E::DynamoTrtllm => Some(ServerKind::Dynamo),
+        E::Vllm => Some(ServerKind::Vllm),
+        E::Sglang => Some(ServerKind::Sglang),
+        E::LlamaCpp => Some(ServerKind::Llamacpp),
         E::TrtllmBench | E::Sim => None,
     }
 }
@@ -835,8 +832,17 @@ pub(crate) mod tests {
             Path::new("/lustre/llmb/workloads/inference_llama3.3/experiments/Llama3.3-70B_TP1_EP1_PP1_CON-1_chat/20250602-091407")
         );
         assert_eq!(
-            step.args.join(" "),
-            format!("bench --isl 128 --osl 128 --num-requests 40 --concurrency -1 --output-dir {} --gpus 1 --format trtllm", step.experiment_dir.display())
+            step.bench,
+            BenchSettings {
+                isl: 128,
+                osl: 128,
+                num_requests: Some(40),
+                concurrency: vec![-1],
+                output_dir: Some(step.experiment_dir.clone()),
+                gpus: 1,
+                format: ReportFormat::Trtllm,
+                ..BenchSettings::default()
+            }
         );
         let back = Plan::from_json(&p.to_json(), "plan.json").unwrap();
         assert_eq!(back, p);
@@ -878,10 +884,10 @@ pub(crate) mod tests {
         assert_eq!(u.servers[9].role, ServerRole::Frontend);
         assert_eq!(u.servers[9].port, PortChoice::Fixed(8000));
         assert_eq!(u.steps[0].target, 9);
-        assert!(u.steps[0]
-            .args
-            .join(" ")
-            .contains("--gpus 32 --decode-gpus 8"));
+        assert_eq!(
+            (u.steps[0].bench.gpus, u.steps[0].bench.decode_gpus),
+            (32, Some(8))
+        );
         assert_eq!(
             u.servers
                 .iter()

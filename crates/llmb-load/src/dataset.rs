@@ -8,37 +8,7 @@ use llmb_protocol::Endpoint;
 use llmb_tokenizer::{LengthSpec, PromptSet, Tokenizer};
 use serde_json::{json, Map, Value};
 
-/// Which server family the requests are shaped for: decides which output-length knobs
-/// are sent, since some servers reject fields they do not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServerKind {
-    /// Any vLLM-style server: `max_tokens`, `min_tokens`, `ignore_eos`.
-    Generic,
-    /// The OpenAI API itself: `max_tokens` only (outputs cannot be forced).
-    Openai,
-    /// vLLM.
-    Vllm,
-    /// SGLang.
-    Sglang,
-    /// TensorRT-LLM `trtllm-serve`.
-    Trtllm,
-    /// llama.cpp `llama-server`.
-    Llamacpp,
-    /// NVIDIA NIM: also `nvext.ignore_eos`.
-    Nim,
-    /// NVIDIA Dynamo: also `nvext.ignore_eos`.
-    Dynamo,
-}
-
-impl ServerKind {
-    fn sends_min_tokens(self) -> bool {
-        !matches!(self, ServerKind::Openai)
-    }
-    fn sends_nvext(self) -> bool {
-        matches!(self, ServerKind::Nim | ServerKind::Dynamo)
-    }
-}
+pub use llmb_protocol::ServerKind;
 
 /// How each request body is shaped.
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use llmb_settings::{BenchSettings, Endpoint, ReportFormat, ServerKind};
 
 /// Route to benchmark.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -177,6 +178,72 @@ pub struct BenchArgs {
     /// No progress bar, no report on stdout (files are still written).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run these settings (JSON, `-` for stdin) instead of the options above; `--url` may
+    /// still name the server. `llmb run-plan` starts each load step this way.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub settings: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    /// The typed settings these options describe (validated when the run starts).
+    pub fn into_settings(self) -> BenchSettings {
+        BenchSettings {
+            url: self.url,
+            endpoint: match self.endpoint {
+                EndpointArg::Chat => Endpoint::Chat,
+                EndpointArg::Completions => Endpoint::Completions,
+            },
+            model: self.model,
+            api_key_env: self.api_key_env,
+            headers: self.headers,
+            extra_body: self.extra_body,
+            server: match self.server {
+                ServerArg::Generic => ServerKind::Generic,
+                ServerArg::Openai => ServerKind::Openai,
+                ServerArg::Vllm => ServerKind::Vllm,
+                ServerArg::Sglang => ServerKind::Sglang,
+                ServerArg::Trtllm => ServerKind::Trtllm,
+                ServerArg::Llamacpp => ServerKind::Llamacpp,
+                ServerArg::Nim => ServerKind::Nim,
+                ServerArg::Dynamo => ServerKind::Dynamo,
+            },
+            timeout: self.timeout,
+            server_metrics: !self.no_server_metrics,
+            tokenizer: self.tokenizer,
+            isl: self.isl,
+            osl: self.osl,
+            isl_stddev: self.isl_stddev,
+            osl_stddev: self.osl_stddev,
+            use_cases: self.use_cases,
+            dataset: self.dataset,
+            seed: self.seed,
+            prompt_token_ids: self.prompt_token_ids,
+            ignore_eos: !self.no_ignore_eos,
+            stream: !self.no_stream,
+            concurrency: self.concurrency,
+            request_rate: self.request_rate,
+            burstiness: self.burstiness,
+            num_requests: self.num_requests,
+            warmup: self.warmup,
+            multi_round: self.multi_round,
+            duration: self.duration,
+            grace: self.grace,
+            workers: self.workers,
+            gpus: self.gpus,
+            decode_gpus: self.decode_gpus,
+            slo: self.slo,
+            fail_if: self.fail_if,
+            output_dir: self.output_dir,
+            label: self.label,
+            format: match self.format {
+                FormatArg::Trtllm => ReportFormat::Trtllm,
+                FormatArg::Serving => ReportFormat::Serving,
+                FormatArg::GenaiPerf => ReportFormat::GenaiPerf,
+                FormatArg::All => ReportFormat::All,
+            },
+            quiet: self.quiet,
+        }
+    }
 }
 
 /// `30s`, `2m`, `1h`, `500ms`, or plain seconds.

@@ -26,7 +26,8 @@ use llmb_tokenizer::{LengthSpec, Tokenizer};
 use serde_json::{json, Value};
 
 use super::{bad, embedded, workers, ExitStatus};
-use crate::cli::bench::{BenchArgs, EndpointArg, FormatArg, ServerArg};
+use crate::cli::bench::BenchArgs;
+use llmb_settings::{BenchSettings, ReportFormat};
 use crate::live::Live;
 use llmb_recipe::use_case::{self, UseCase};
 
@@ -37,8 +38,32 @@ struct Point {
     concurrency: Concurrency,
 }
 
+/// The run's settings: `--settings` (a plan's load step), else the options.
+fn resolve(args: BenchArgs) -> anyhow::Result<BenchSettings> {
+    let Some(path) = args.settings.clone() else {
+        return Ok(args.into_settings());
+    };
+    let (text, source) = if path.as_os_str() == "-" {
+        let mut t = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+            .context("cannot read settings from stdin")?;
+        (t, "stdin".to_owned())
+    } else {
+        let t = std::fs::read_to_string(&path)
+            .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+        (t, path.display().to_string())
+    };
+    let mut s = BenchSettings::from_json(&text, &source).map_err(bad)?;
+    if args.url.is_some() {
+        s.url = args.url;
+    }
+    s.headers = args.headers;
+    Ok(s)
+}
+
 /// Runs `llmb bench`.
-pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitStatus> {
+    let a = resolve(args)?;
     // ---- resolve and validate everything before any traffic ----
     if a.isl <= 0 || a.osl <= 0 {
         return Err(bad(format!(
@@ -146,10 +171,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             headers.push((http::header::AUTHORIZATION, v));
         }
     }
-    let endpoint = match a.endpoint {
-        EndpointArg::Chat => Endpoint::Chat,
-        EndpointArg::Completions => Endpoint::Completions,
-    };
+    let endpoint = a.endpoint;
     if a.prompt_token_ids && endpoint != Endpoint::Completions {
         return Err(bad("--prompt-token-ids needs --endpoint completions"));
     }
@@ -288,13 +310,13 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
             )
             .map_err(|e| bad(e.to_string()))?,
         };
-        let ignore_eos = !a.no_ignore_eos;
+        let ignore_eos = a.ignore_eos;
         let shape = RequestShape {
             endpoint,
             model: model.clone(),
-            stream: !a.no_stream,
+            stream: a.stream,
             ignore_eos,
-            server: server_kind(a.server),
+            server: a.server,
             prompt_token_ids: a.prompt_token_ids,
             extra_body: extra_body.clone(),
         };
@@ -334,7 +356,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         });
         std::fs::write(dir.config(), serde_json::to_vec_pretty(&config)?)?;
         let _ = std::fs::remove_file(dir.records());
-        let scraper = (!a.no_server_metrics).then(|| {
+        let scraper = a.server_metrics.then(|| {
             let addr = target
                 .uri("/")
                 .ok()
@@ -342,9 +364,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
                 .unwrap_or_default();
             let kind = match (a.url.is_none(), a.server) {
                 (true, _) => Some(EngineKind::Sim),
-                (false, ServerArg::Vllm) => Some(EngineKind::Vllm),
-                (false, ServerArg::Sglang) => Some(EngineKind::Sglang),
-                (false, ServerArg::Llamacpp) => Some(EngineKind::LlamaCpp),
+                (false, ServerKind::Vllm) => Some(EngineKind::Vllm),
+                (false, ServerKind::Sglang) => Some(EngineKind::Sglang),
+                (false, ServerKind::Llamacpp) => Some(EngineKind::LlamaCpp),
                 _ => None,
             };
             Scraper::start(
@@ -490,13 +512,13 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitStatus> {
         // ---- what the user sees ----
         if !a.quiet {
             let mut out = std::io::stdout().lock();
-            if matches!(a.format, FormatArg::Trtllm | FormatArg::All) {
+            if matches!(a.format, ReportFormat::Trtllm | ReportFormat::All) {
                 writeln!(out, "{overview}")?;
             }
-            if matches!(a.format, FormatArg::Serving | FormatArg::All) {
+            if matches!(a.format, ReportFormat::Serving | ReportFormat::All) {
                 writeln!(out, "{serving_txt}")?;
             }
-            if matches!(a.format, FormatArg::GenaiPerf | FormatArg::All) {
+            if matches!(a.format, ReportFormat::GenaiPerf | ReportFormat::All) {
                 writeln!(out, "{}", csv.replace("\r\n", "\n"))?;
             }
         }
@@ -588,19 +610,6 @@ fn write_records(
     }
     w.flush()?;
     Ok(())
-}
-
-fn server_kind(s: ServerArg) -> ServerKind {
-    match s {
-        ServerArg::Generic => ServerKind::Generic,
-        ServerArg::Openai => ServerKind::Openai,
-        ServerArg::Vllm => ServerKind::Vllm,
-        ServerArg::Sglang => ServerKind::Sglang,
-        ServerArg::Trtllm => ServerKind::Trtllm,
-        ServerArg::Llamacpp => ServerKind::Llamacpp,
-        ServerArg::Nim => ServerKind::Nim,
-        ServerArg::Dynamo => ServerKind::Dynamo,
-    }
 }
 
 fn warnings(

@@ -264,18 +264,21 @@ async fn execute(
                             .context("plan names a load target that has no server")?;
                         let log = std::fs::File::create(&log_path)
                             .with_context(|| format!("cannot create {}", log_path.display()))?;
-                        Command::new(&plan.llmb)
-                            .args(&step.args)
-                            .arg("--url")
-                            .arg(&url)
+                        // The step's typed settings travel on stdin (data, not argv).
+                        let mut child = Command::new(&plan.llmb)
+                            .args(["bench", "--settings", "-", "--url", &url])
                             // Its own process group: a terminal Ctrl-C reaches it only through us.
                             .process_group(0)
-                            .stdin(Stdio::null())
+                            .stdin(Stdio::piped())
                             .stdout(log.try_clone()?)
                             .stderr(log)
                             .kill_on_drop(true)
                             .spawn()
-                            .with_context(|| format!("cannot start {}", plan.llmb.display()))?
+                            .with_context(|| format!("cannot start {}", plan.llmb.display()))?;
+                        if let Some(mut stdin) = child.stdin.take() {
+                            tokio::io::AsyncWriteExt::write_all(&mut stdin, step.bench.to_json().as_bytes()).await?;
+                        }
+                        child
                     }
                 };
                 let mut exit = match interruptible(&mut stop, child.wait()).await {

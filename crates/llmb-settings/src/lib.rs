@@ -1,0 +1,247 @@
+//! What one `llmb bench` run is, as one typed value: the target, the workload and its
+//! lengths, the load shape, the GPU accounting, the pass/fail criteria and the outputs.
+//!
+//! The command line resolves into it (`llmb bench`), a recipe's plan holds one per load step
+//! (`plan.json`), and `llmb run-plan` hands that same value to the bench it starts, so the
+//! plan carries data, not argv. Secrets never enter it: header values and the API key are
+//! read from the command line and the environment when the run starts.
+#![warn(missing_docs)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use llmb_protocol::{Endpoint, ServerKind};
+
+/// Which report goes to stdout (every file is written either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportFormat {
+    /// trtllm-bench's PERFORMANCE OVERVIEW.
+    #[default]
+    Trtllm,
+    /// benchmark_serving's Serving Benchmark Result.
+    Serving,
+    /// GenAI-Perf's CSV table.
+    GenaiPerf,
+    /// All of them.
+    All,
+}
+
+/// One benchmark run. Field names follow `llmb bench`'s options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchSettings {
+    // ---- target ----
+    /// Base URL; `None` starts the embedded engine (a plan fills it in when the server is up).
+    pub url: Option<String>,
+    /// Route.
+    pub endpoint: Endpoint,
+    /// Model name (`None`: the first of GET /v1/models).
+    pub model: Option<String>,
+    /// Environment variable holding the API key (its value is never stored).
+    pub api_key_env: String,
+    /// Extra headers `K:V`: given on the command line only, never serialised.
+    #[serde(skip)]
+    pub headers: Vec<String>,
+    /// JSON object merged into every request body.
+    pub extra_body: Option<String>,
+    /// Server family: which output-length fields are sent.
+    pub server: ServerKind,
+    /// Per-request timeout.
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+    /// Scrape the server's Prometheus `/metrics` while the load runs.
+    pub server_metrics: bool,
+
+    // ---- workload and lengths ----
+    /// Tokenizer file or folder (`None`: the built-in one).
+    pub tokenizer: Option<PathBuf>,
+    /// Input tokens.
+    pub isl: i64,
+    /// Output tokens.
+    pub osl: i64,
+    /// Standard deviation of input lengths.
+    pub isl_stddev: f64,
+    /// Standard deviation of output lengths.
+    pub osl_stddev: f64,
+    /// Use cases `NAME:ISL/OSL`, each a point of its own.
+    pub use_cases: Vec<String>,
+    /// A JSONL dataset instead of synthetic prompts.
+    pub dataset: Option<PathBuf>,
+    /// Seed of prompts and schedule.
+    pub seed: u64,
+    /// Completions: prompts as token ids.
+    pub prompt_token_ids: bool,
+    /// Force output lengths (`ignore_eos`, `min_tokens`).
+    pub ignore_eos: bool,
+    /// Stream responses.
+    pub stream: bool,
+
+    // ---- load shape ----
+    /// Concurrency per point: N, or -1 for no client limit.
+    pub concurrency: Vec<i64>,
+    /// Requests per second (`None`: as fast as the concurrency allows).
+    pub request_rate: Option<f64>,
+    /// Gamma shape of the gaps with a rate (1 = Poisson).
+    pub burstiness: f64,
+    /// Measured requests per point.
+    pub num_requests: Option<u64>,
+    /// Warm-up requests, left out of the metrics.
+    pub warmup: u64,
+    /// Requests = concurrency × K.
+    pub multi_round: Option<u64>,
+    /// Stop issuing after this long.
+    #[serde(with = "opt_secs")]
+    pub duration: Option<Duration>,
+    /// After an interrupt, how long in-flight requests may finish.
+    #[serde(with = "secs")]
+    pub grace: Duration,
+    /// Client processes sharing one schedule.
+    pub workers: u32,
+
+    // ---- accounting and criteria ----
+    /// GPUs behind the server.
+    pub gpus: u64,
+    /// Disaggregated: GPUs of the decode servers.
+    pub decode_gpus: Option<u64>,
+    /// SLOs for goodput (`ttft_ms=500,tpot_ms=50`).
+    pub slo: Option<String>,
+    /// Exit-3 conditions (`p99(ttft_ms)>500`).
+    pub fail_if: Option<String>,
+
+    // ---- outputs ----
+    /// Result folder (`None`: results/<stamp>-<label>).
+    pub output_dir: Option<PathBuf>,
+    /// Label of the default result folder.
+    pub label: Option<String>,
+    /// Report on stdout.
+    pub format: ReportFormat,
+    /// No progress and no report on stdout.
+    pub quiet: bool,
+}
+
+impl Default for BenchSettings {
+    /// `llmb bench` with no options.
+    fn default() -> Self {
+        BenchSettings {
+            url: None,
+            endpoint: Endpoint::Chat,
+            model: None,
+            api_key_env: "OPENAI_API_KEY".into(),
+            headers: Vec::new(),
+            extra_body: None,
+            server: ServerKind::Generic,
+            timeout: Duration::from_secs(600),
+            server_metrics: true,
+            tokenizer: None,
+            isl: 128,
+            osl: 128,
+            isl_stddev: 0.0,
+            osl_stddev: 0.0,
+            use_cases: Vec::new(),
+            dataset: None,
+            seed: 0,
+            prompt_token_ids: false,
+            ignore_eos: true,
+            stream: true,
+            concurrency: vec![32],
+            request_rate: None,
+            burstiness: 1.0,
+            num_requests: None,
+            warmup: 0,
+            multi_round: None,
+            duration: None,
+            grace: Duration::from_secs(5),
+            workers: 1,
+            gpus: 1,
+            decode_gpus: None,
+            slo: None,
+            fail_if: None,
+            output_dir: None,
+            label: None,
+            format: ReportFormat::Trtllm,
+            quiet: false,
+        }
+    }
+}
+
+impl BenchSettings {
+    /// Reads settings written by [`BenchSettings::to_json`]; `source` names them in errors.
+    ///
+    /// # Errors
+    /// Text that is not a settings document, with serde's line and column.
+    pub fn from_json(text: &str, source: &str) -> Result<BenchSettings, String> {
+        serde_json::from_str(text)
+            .map_err(|e| format!("{source}: not llmb bench settings ({e})"))
+    }
+
+    /// Pretty JSON (headers are never included).
+    pub fn to_json(&self) -> String {
+        // Strings, numbers, paths and enums only: serialisation cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// A `Duration` as seconds (`f64`).
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional `Duration` as seconds.
+mod opt_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_without_headers() {
+        let s = BenchSettings {
+            headers: vec!["X-Key: secret".into()],
+            duration: Some(Duration::from_millis(1500)),
+            concurrency: vec![1, -1],
+            ..BenchSettings::default()
+        };
+        let text = s.to_json();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("\"duration\": 1.5"), "{text}");
+        let back = BenchSettings::from_json(&text, "t").unwrap();
+        assert_eq!(back, BenchSettings { headers: vec![], ..s });
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_the_source() {
+        let e = BenchSettings::from_json(r#"{"isl": 1, "nonsense": 2}"#, "step.json").unwrap_err();
+        assert!(e.starts_with("step.json: not llmb bench settings"), "{e}");
+    }
+}
