@@ -98,7 +98,9 @@ fn mask_fractions(s: &str) -> String {
 /// Dates (`2026-12-04 17:43:40`, `20261204-174340`, `2026-12-04T17:43:40Z`), loopback URLs
 /// and the scenario's folder, replaced by placeholders.
 fn mask_text(s: &str, root: &Path) -> String {
-    let mut s = s.replace(&root.display().to_string(), "<dir>");
+    let mut s = s
+        .replace(&root.display().to_string(), "<dir>")
+        .replace(env!("CARGO_MANIFEST_DIR"), "<crate>");
     for host in ["http://127.0.0.1:", "http://0.0.0.0:", "127.0.0.1:"] {
         let mut out = String::new();
         let mut rest = s.as_str();
