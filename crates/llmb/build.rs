@@ -4,7 +4,10 @@
 //! (scripts/engines/llama-cpp.sh test-env) gives `llmb_llama`. scripts/test.sh sets both.
 
 fn main() {
-    for (var, cfg) in [("LLMB_TEST_SLURM", "llmb_slurm"), ("LLMB_TEST_LLAMA", "llmb_llama")] {
+    for (var, cfg) in [
+        ("LLMB_TEST_SLURM", "llmb_slurm"),
+        ("LLMB_TEST_LLAMA", "llmb_llama"),
+    ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={var}");
         if std::env::var(var).is_ok_and(|v| v == "1") {

@@ -76,7 +76,10 @@ fn config_yaml(s: &EngineSettings) -> Result<String, EngineError> {
     let mut y = YamlDoc::default();
     y.scalar("enable_attention_dp", s.attention_dp)
         .scalar("use_cuda_graph", s.cuda_graphs)
-        .scalar("cuda_graph_padding_enabled", s.cuda_graphs && s.cuda_graph_padding);
+        .scalar(
+            "cuda_graph_padding_enabled",
+            s.cuda_graphs && s.cuda_graph_padding,
+        );
     if s.cuda_graphs && !s.cuda_graph_batch_sizes.is_empty() {
         y.scalar(
             "cuda_graph_batch_sizes",

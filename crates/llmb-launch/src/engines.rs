@@ -7,11 +7,11 @@
 
 use std::path::Path;
 
-use llmb_recipe::{EngineKind as RecipeEngine, GpuType, ResolvedUseCase, RunSpec};
 use llmb_engines::{
     cache_transceiver_tokens, moe_backend, split_world, DisaggRole, EngineKind, EngineSettings,
     GpuType as DynamoGpu,
 };
+use llmb_recipe::{EngineKind as RecipeEngine, GpuType, ResolvedUseCase, RunSpec};
 use serde::{Deserialize, Serialize};
 
 /// What a server is in the deployment.

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use llmb_recipe::{Concurrency, LoadStyle, RunSpec};
 use llmb_engines::{self as engine, EngineError, EngineKind, EngineSettings, EngineSpec};
+use llmb_recipe::{Concurrency, LoadStyle, RunSpec};
 use llmb_settings::{BenchSettings, ReportFormat, ServerKind};
 use serde::{Deserialize, Serialize};
 

@@ -159,28 +159,56 @@ fn trtllm_bench_offline_plans() {
 #[test]
 fn recipe_switches_reach_the_engines() {
     let base = describe("inference_trtllm-serve", "70b", "fp8", 1, GpuType::Gb200);
-    let off = describe_with("inference_trtllm-serve", "70b", "fp8", 1, GpuType::Gb200, |s| {
-        s.trust_remote_code = Some(false);
-        s.print_iter_log = Some(false);
-        s.cuda_graphs.as_mut().unwrap().enabled = false;
-    });
+    let off = describe_with(
+        "inference_trtllm-serve",
+        "70b",
+        "fp8",
+        1,
+        GpuType::Gb200,
+        |s| {
+            s.trust_remote_code = Some(false);
+            s.print_iter_log = Some(false);
+            s.cuda_graphs.as_mut().unwrap().enabled = false;
+        },
+    );
     check("trtllm-serve-gb200-switches-off", &off);
     assert!(base.contains(" --trust_remote_code") && !off.contains("--trust_remote_code"));
     assert!(base.contains("print_iter_log: true") && off.contains("print_iter_log: false"));
     assert!(base.contains("cuda_graph_config:\n") && off.contains("cuda_graph_config: null"));
-    let unpadded = describe_with("inference_trtllm-serve", "70b", "fp8", 1, GpuType::Gb200, |s| {
-        s.cuda_graphs.as_mut().unwrap().enable_padding = Some(false);
-    });
+    let unpadded = describe_with(
+        "inference_trtllm-serve",
+        "70b",
+        "fp8",
+        1,
+        GpuType::Gb200,
+        |s| {
+            s.cuda_graphs.as_mut().unwrap().enable_padding = Some(false);
+        },
+    );
     check("trtllm-serve-gb200-no-padding", &unpadded);
     assert!(base.contains("enable_padding: true") && unpadded.contains("enable_padding: false"));
     // The offline engine and the Dynamo workers read the same switches.
-    let bench = describe_with("inference_llama3.3", "70b", "nvfp4", 1, GpuType::Gb200, |s| {
-        s.print_iter_log = Some(false);
-        s.cuda_graphs.as_mut().unwrap().enabled = false;
-    });
+    let bench = describe_with(
+        "inference_llama3.3",
+        "70b",
+        "nvfp4",
+        1,
+        GpuType::Gb200,
+        |s| {
+            s.print_iter_log = Some(false);
+            s.cuda_graphs.as_mut().unwrap().enabled = false;
+        },
+    );
     assert!(bench.contains("use_cuda_graph: false") && bench.contains("print_iter_log: false"));
-    let dynamo = describe_with("inference_deepseek-r1-dynamo", "671b", "nvfp4", 32, GpuType::Gb200, |s| {
-        s.cuda_graphs.as_mut().unwrap().enable_padding = Some(false);
-    });
+    let dynamo = describe_with(
+        "inference_deepseek-r1-dynamo",
+        "671b",
+        "nvfp4",
+        32,
+        GpuType::Gb200,
+        |s| {
+            s.cuda_graphs.as_mut().unwrap().enable_padding = Some(false);
+        },
+    );
     assert!(dynamo.contains("enable_padding: false") && !dynamo.contains("enable_padding: true"));
 }

@@ -17,7 +17,10 @@ fn enabled(test: &str) -> bool {
     let on = std::env::var("LLMB_TEST_SLURM").is_ok_and(|v| v == "1");
     // Compiled as ignored without the cluster (build.rs); run with --include-ignored, it
     // must not pass unrun.
-    assert!(on, "{test} needs LLMB_TEST_SLURM=1 and a real Slurm cluster (scripts/slurm/setup.sh)");
+    assert!(
+        on,
+        "{test} needs LLMB_TEST_SLURM=1 and a real Slurm cluster (scripts/slurm/setup.sh)"
+    );
     on
 }
 
@@ -68,7 +71,10 @@ fn wait_for(slurm: &Slurm, job: &JobId, done: impl Fn(JobState) -> bool) -> JobS
     }
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn echo_hi_completes() {
     if !enabled("echo_hi_completes") {
@@ -87,7 +93,10 @@ fn echo_hi_completes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn exit_3_fails() {
     if !enabled("exit_3_fails") {
@@ -103,7 +112,10 @@ fn exit_3_fails() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn scancel_cancels() {
     if !enabled("scancel_cancels") {
@@ -121,7 +133,10 @@ fn scancel_cancels() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn rejected_submission_carries_slurms_message() {
     if !enabled("rejected_submission_carries_slurms_message") {

@@ -145,7 +145,10 @@ impl EngineSettings {
             return Some(("print_iter_log", "the TensorRT-LLM engines"));
         }
         if g.is_some_and(|g| !g.enabled) && !graphs {
-            return Some(("cuda_graphs.enabled", "the TensorRT-LLM engines, vllm and sglang"));
+            return Some((
+                "cuda_graphs.enabled",
+                "the TensorRT-LLM engines, vllm and sglang",
+            ));
         }
         if g.is_some_and(|g| g.enable_padding.is_some()) && !trtllm {
             return Some(("cuda_graphs.enable_padding", "the TensorRT-LLM engines"));
@@ -641,7 +644,10 @@ use_cases:
         };
         assert_eq!(s.unhonoured(E::TrtllmServe), None);
         assert_eq!(s.unhonoured(E::Vllm), None);
-        assert_eq!(s.unhonoured(E::LlamaCpp).map(|x| x.0), Some("trust_remote_code"));
+        assert_eq!(
+            s.unhonoured(E::LlamaCpp).map(|x| x.0),
+            Some("trust_remote_code")
+        );
         s.trust_remote_code = None;
         s.print_iter_log = Some(false);
         assert_eq!(s.unhonoured(E::DynamoTrtllm), None);
@@ -654,7 +660,10 @@ use_cases:
             batch_sizes: vec![],
         });
         assert_eq!(s.unhonoured(E::Sglang), None);
-        assert_eq!(s.unhonoured(E::Nim).map(|x| x.0), Some("cuda_graphs.enabled"));
+        assert_eq!(
+            s.unhonoured(E::Nim).map(|x| x.0),
+            Some("cuda_graphs.enabled")
+        );
         s.cuda_graphs = Some(CudaGraphs {
             enabled: true,
             enable_padding: Some(true),
@@ -662,7 +671,10 @@ use_cases:
             batch_sizes: vec![],
         });
         assert_eq!(s.unhonoured(E::TrtllmBench), None);
-        assert_eq!(s.unhonoured(E::Vllm).map(|x| x.0), Some("cuda_graphs.enable_padding"));
+        assert_eq!(
+            s.unhonoured(E::Vllm).map(|x| x.0),
+            Some("cuda_graphs.enable_padding")
+        );
     }
 
     #[test]

@@ -173,8 +173,7 @@ impl BenchSettings {
     /// # Errors
     /// Text that is not a settings document, with serde's line and column.
     pub fn from_json(text: &str, source: &str) -> Result<BenchSettings, String> {
-        serde_json::from_str(text)
-            .map_err(|e| format!("{source}: not llmb bench settings ({e})"))
+        serde_json::from_str(text).map_err(|e| format!("{source}: not llmb bench settings ({e})"))
     }
 
     /// Pretty JSON (headers are never included).
@@ -236,7 +235,13 @@ mod tests {
         assert!(!text.contains("secret"), "{text}");
         assert!(text.contains("\"duration\": 1.5"), "{text}");
         let back = BenchSettings::from_json(&text, "t").unwrap();
-        assert_eq!(back, BenchSettings { headers: vec![], ..s });
+        assert_eq!(
+            back,
+            BenchSettings {
+                headers: vec![],
+                ..s
+            }
+        );
     }
 
     #[test]

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use http::{HeaderName, HeaderValue};
+use llmb_engines::telemetry::{self, ServerView};
+use llmb_engines::EngineKind;
 use llmb_load::client::HttpClient;
 use llmb_load::dataset::{self, PromptEntry, RequestShape, ServerKind};
 use llmb_load::driver::DriverContext;
 use llmb_load::progress::Progress;
+use llmb_load::scrape::Scraper;
 use llmb_load::sink::Sink;
 use llmb_load::verdict::{self, ClientBound};
 use llmb_load::{Arrival, ClientError, Concurrency, LoadPlan, Target};
@@ -19,17 +22,14 @@ use llmb_metrics::{FailIf, Slo, Summary, Warning};
 use llmb_protocol::Endpoint;
 use llmb_report::run_dir::{self, PointDir};
 use llmb_report::{genai_perf, perf_summary, serving, summary_json, trtllm, RunInfo};
-use llmb_engines::telemetry::{self, ServerView};
-use llmb_load::scrape::Scraper;
-use llmb_engines::EngineKind;
 use llmb_tokenizer::{LengthSpec, Tokenizer};
 use serde_json::{json, Value};
 
 use super::{bad, embedded, workers, ExitStatus};
 use crate::cli::bench::BenchArgs;
-use llmb_settings::{BenchSettings, ReportFormat};
 use crate::live::Live;
 use llmb_recipe::use_case::{self, UseCase};
+use llmb_settings::{BenchSettings, ReportFormat};
 
 /// One load point of the run.
 struct Point {

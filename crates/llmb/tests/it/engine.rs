@@ -205,7 +205,10 @@ fn assert_exact_outputs(recs: &[serde_json::Value], n: usize, osl: u64) {
     }
 }
 
-#[cfg_attr(not(llmb_llama), ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)")]
+#[cfg_attr(
+    not(llmb_llama),
+    ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)"
+)]
 #[test]
 fn llama_cpp_completions_and_chat_have_exact_lengths() {
     let name = "llama_cpp_completions_and_chat_have_exact_lengths";
@@ -347,7 +350,10 @@ fn llama_cpp_completions_and_chat_have_exact_lengths() {
     assert_eq!(s["requests"]["input_length_mismatches"], 4, "{s}");
 }
 
-#[cfg_attr(not(llmb_llama), ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)")]
+#[cfg_attr(
+    not(llmb_llama),
+    ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)"
+)]
 #[test]
 fn hf_tokenizer_json_gives_exact_prompt_lengths() {
     let name = "hf_tokenizer_json_gives_exact_prompt_lengths";

@@ -29,9 +29,32 @@ fn golden_root() -> PathBuf {
 /// Keys whose integer values are times, durations or machine facts.
 fn timing_key(k: &str) -> bool {
     const PARTS: &[&str] = &[
-        "_ns", "_at", "_ms", "_us", "_s", "time", "date", "lag", "cpu", "started", "stamp",
-        "offset", "duration", "port", "pid", "wall", "threads", "elapsed", "latency", "arrival",
-        "ended", "start", "end", "rss", "bytes_per", "id",
+        "_ns",
+        "_at",
+        "_ms",
+        "_us",
+        "_s",
+        "time",
+        "date",
+        "lag",
+        "cpu",
+        "started",
+        "stamp",
+        "offset",
+        "duration",
+        "port",
+        "pid",
+        "wall",
+        "threads",
+        "elapsed",
+        "latency",
+        "arrival",
+        "ended",
+        "start",
+        "end",
+        "rss",
+        "bytes_per",
+        "id",
     ];
     let k = k.to_ascii_lowercase();
     PARTS.iter().any(|p| k.contains(p))
@@ -116,7 +139,9 @@ fn mask_text(s: &str, root: &Path) -> String {
     let b: Vec<char> = s.chars().collect();
     let mut out = String::new();
     let mut i = 0;
-    let digits = |from: usize, n: usize| (from..from + n).all(|k| b.get(k).is_some_and(|c| c.is_ascii_digit()));
+    let digits = |from: usize, n: usize| {
+        (from..from + n).all(|k| b.get(k).is_some_and(|c| c.is_ascii_digit()))
+    };
     while i < b.len() {
         // 8 digits, '-' or '_', 6 digits: a run stamp.
         if digits(i, 8) && matches!(b.get(i + 8), Some('-' | '_')) && digits(i + 9, 6) {
@@ -132,9 +157,13 @@ fn mask_text(s: &str, root: &Path) -> String {
             && digits(i + 8, 2)
         {
             let mut j = i + 10;
-            if matches!(b.get(j), Some(' ' | 'T')) && digits(j + 1, 2) && b.get(j + 3) == Some(&':') {
+            if matches!(b.get(j), Some(' ' | 'T')) && digits(j + 1, 2) && b.get(j + 3) == Some(&':')
+            {
                 j += 9;
-                while b.get(j).is_some_and(|c| c.is_ascii_digit() || *c == '.' || *c == 'Z') {
+                while b
+                    .get(j)
+                    .is_some_and(|c| c.is_ascii_digit() || *c == '.' || *c == 'Z')
+                {
                     j += 1;
                 }
             }
@@ -158,7 +187,9 @@ fn mask_text(s: &str, root: &Path) -> String {
 /// Counts that depend on timing: connections opened, chunks (how tokens group into reads).
 fn timing_count(path: &str) -> bool {
     path.ends_with("/count")
-        && ["connect", "client_lag", "chunk", "inverse_itl"].iter().any(|p| path.contains(p))
+        && ["connect", "client_lag", "chunk", "inverse_itl"]
+            .iter()
+            .any(|p| path.contains(p))
 }
 
 fn mask_json(v: &mut Value, path: &str, root: &Path) {
@@ -176,7 +207,10 @@ fn mask_json(v: &mut Value, path: &str, root: &Path) {
         Value::Array(a) if key == "chunks" => {
             // Per-chunk arrival stamps: how tokens group into reads depends on timing; the
             // tokens they carry do not.
-            let tokens: u64 = a.iter().filter_map(|c| c.get(1).and_then(Value::as_u64)).sum();
+            let tokens: u64 = a
+                .iter()
+                .filter_map(|c| c.get(1).and_then(Value::as_u64))
+                .sum();
             *v = Value::String(format!("<chunks carrying {tokens} tokens>"));
         }
         Value::Array(a) => {
@@ -279,7 +313,11 @@ fn check(scenario: &str, files: BTreeMap<String, String>) {
     }
     let want = read_tree(&dir);
     let names = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(names(&files), names(&want), "{scenario}: the set of files differs");
+    assert_eq!(
+        names(&files),
+        names(&want),
+        "{scenario}: the set of files differs"
+    );
     let mut report = Vec::new();
     for (rel, text) in &files {
         let w = &want[rel];
@@ -339,9 +377,23 @@ fn golden_bench_every_format() {
         &sim,
         &out,
         &[
-            "--isl", "32", "--osl", "8", "--concurrency", "2", "--num-requests", "6",
-            "--format", "all", "--slo", "ttft_ms=500,tpot_ms=50", "--gpus", "2",
-            "--decode-gpus", "1", "--quiet",
+            "--isl",
+            "32",
+            "--osl",
+            "8",
+            "--concurrency",
+            "2",
+            "--num-requests",
+            "6",
+            "--format",
+            "all",
+            "--slo",
+            "ttft_ms=500,tpot_ms=50",
+            "--gpus",
+            "2",
+            "--decode-gpus",
+            "1",
+            "--quiet",
         ],
     );
     let mut files = collect(&out, &root, &[]);
@@ -357,7 +409,18 @@ fn golden_bench_stdout_reports() {
     let stdout = bench(
         &sim,
         &out,
-        &["--isl", "16", "--osl", "4", "--concurrency", "2", "--num-requests", "4", "--format", "all"],
+        &[
+            "--isl",
+            "16",
+            "--osl",
+            "4",
+            "--concurrency",
+            "2",
+            "--num-requests",
+            "4",
+            "--format",
+            "all",
+        ],
     );
     let mut files = BTreeMap::new();
     files.insert("stdout.txt".into(), mask_text(&stdout, &root));
@@ -373,8 +436,19 @@ fn golden_sweep() {
         &sim,
         &out,
         &[
-            "--isl", "16", "--osl", "4", "--concurrency", "1,2", "--num-requests", "4",
-            "--use-case", "chat:16/4", "--use-case", "gen:8/6", "--quiet",
+            "--isl",
+            "16",
+            "--osl",
+            "4",
+            "--concurrency",
+            "1,2",
+            "--num-requests",
+            "4",
+            "--use-case",
+            "chat:16/4",
+            "--use-case",
+            "gen:8/6",
+            "--quiet",
         ],
     );
     check("sweep", collect(&out, &root, &[]));
@@ -389,8 +463,19 @@ fn golden_workers() {
         &sim,
         &out,
         &[
-            "--isl", "16", "--osl", "4", "--concurrency", "3", "--num-requests", "9",
-            "--workers", "3", "--warmup", "2", "--quiet",
+            "--isl",
+            "16",
+            "--osl",
+            "4",
+            "--concurrency",
+            "3",
+            "--num-requests",
+            "9",
+            "--workers",
+            "3",
+            "--warmup",
+            "2",
+            "--quiet",
         ],
     );
     // workers/ holds the processes' own plumbing (specs, shards), not results.
@@ -435,8 +520,19 @@ fn golden_recipe_local_launcher() {
     let root = inst.parent().unwrap().to_path_buf();
     let o = llmb_cmd()
         .args([
-            "submit", "-w", "inference_llama3.3", "-s", "70b", "--dtype", "nvfp4", "--scale", "1",
-            "--engine", "sim", "--launcher", "local",
+            "submit",
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+            "--engine",
+            "sim",
+            "--launcher",
+            "local",
         ])
         .env("LLMB_INSTALL", &inst)
         .env("USE_CASES", "chat:64/16")
@@ -449,6 +545,10 @@ fn golden_recipe_local_launcher() {
     let exp = inst.join("workloads/inference_llama3.3/experiments");
     assert_eq!(find_files(&exp, "records.jsonl").len(), 1);
     // Logs, the plan itself and the launcher's script are the machinery, not results.
-    let files = collect(&exp, &root, &[".log", ".out", "plan.json", "launch.", ".sbatch"]);
+    let files = collect(
+        &exp,
+        &root,
+        &[".log", ".out", "plan.json", "launch.", ".sbatch"],
+    );
     check("recipe_local", files);
 }

@@ -118,7 +118,10 @@ pub fn assert_exact(dir: &Path, n: usize) {
     );
 }
 
-#[cfg_attr(not(llmb_llama), ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)")]
+#[cfg_attr(
+    not(llmb_llama),
+    ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)"
+)]
 #[test]
 fn llama_cpp_recipe_runs_through_the_local_launcher() {
     let Some((server, model, tok)) = llama("llama_cpp_recipe_local") else {
@@ -153,7 +156,10 @@ fn llama_cpp_recipe_runs_through_the_local_launcher() {
     assert_eq!(processes_under(&i.dir), Vec::<String>::new());
 }
 
-#[cfg_attr(not(llmb_llama), ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)")]
+#[cfg_attr(
+    not(llmb_llama),
+    ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)"
+)]
 #[test]
 fn engine_that_crashes_at_start_fails_with_its_log_tail() {
     let Some((server, _model, tok)) = llama("engine_crash_at_start") else {
@@ -189,7 +195,10 @@ fn engine_that_crashes_at_start_fails_with_its_log_tail() {
     assert_eq!(processes_under(&i.dir), Vec::<String>::new());
 }
 
-#[cfg_attr(not(llmb_llama), ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)")]
+#[cfg_attr(
+    not(llmb_llama),
+    ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)"
+)]
 #[test]
 fn engine_that_never_gets_ready_is_stopped_at_the_deadline() {
     let Some((server, _model, tok)) = llama("engine_never_ready") else {
@@ -225,7 +234,10 @@ fn engine_that_never_gets_ready_is_stopped_at_the_deadline() {
     assert_eq!(processes_under(&i.dir), Vec::<String>::new());
 }
 
-#[cfg_attr(not(llmb_llama), ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)")]
+#[cfg_attr(
+    not(llmb_llama),
+    ignore = "needs llama.cpp: run scripts/test.sh (LLMB_TEST_LLAMA=1)"
+)]
 #[test]
 fn engine_that_dies_mid_run_keeps_the_results_so_far() {
     let Some((server, model, tok)) = llama("engine_dies_mid_run") else {

@@ -13,7 +13,10 @@ fn enabled(test: &str) -> bool {
     let on = std::env::var("LLMB_TEST_SLURM").is_ok_and(|v| v == "1");
     // Compiled as ignored without the cluster (build.rs); run with --include-ignored, it
     // must not pass unrun.
-    assert!(on, "{test} needs LLMB_TEST_SLURM=1 with the local Slurm cluster up (scripts/slurm/setup.sh)");
+    assert!(
+        on,
+        "{test} needs LLMB_TEST_SLURM=1 with the local Slurm cluster up (scripts/slurm/setup.sh)"
+    );
     on
 }
 
@@ -45,7 +48,10 @@ fn llama33_sim(command: &'static str) -> Vec<&'static str> {
     [&[command][..], LLAMA33, &["--engine", "sim"]].concat()
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
     if !enabled("acceptance") {
@@ -98,7 +104,10 @@ fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
     );
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn llama4_scale_8_places_ranks_on_two_nodes() {
     if !enabled("llama4") {
@@ -156,7 +165,10 @@ fn llama4_scale_8_places_ranks_on_two_nodes() {
     );
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn failing_engine_ends_failed_with_its_log_tail() {
     if !enabled("failing engine") {
@@ -179,7 +191,10 @@ fn failing_engine_ends_failed_with_its_log_tail() {
     assert!(s.contains("--fault-rate 2 is outside 0..1"), "{s}");
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn cancel_ends_cancelled() {
     if !enabled("cancel") {
@@ -197,7 +212,10 @@ fn cancel_ends_cancelled() {
     assert_eq!(i.wait_state(&id, END, terminal), "CANCELLED");
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn time_limit_ends_timeout() {
     if !enabled("timeout") {
@@ -256,7 +274,10 @@ fn sacct_state(id: &str) -> String {
     }
 }
 
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn bench_workers_spread_over_four_nodes_and_merge() {
     if !enabled("workers") {
@@ -316,7 +337,10 @@ fn bench_workers_spread_over_four_nodes_and_merge() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[cfg_attr(not(all(llmb_slurm, llmb_llama)), ignore = "needs the local Slurm cluster and llama.cpp: run scripts/test.sh")]
+#[cfg_attr(
+    not(all(llmb_slurm, llmb_llama)),
+    ignore = "needs the local Slurm cluster and llama.cpp: run scripts/test.sh"
+)]
 #[test]
 fn llama_cpp_recipe_runs_as_a_slurm_job() {
     if !enabled("llama.cpp recipe on Slurm") {
@@ -354,7 +378,10 @@ fn llama_cpp_recipe_runs_as_a_slurm_job() {
 /// The Dynamo recipe on simulated workers in every role, on 8 emulated nodes of 4 GPUs:
 /// 6 prefill servers (one node each), one decode server over nodes 6-7, the frontend on node 0
 /// routing each request to a prefill worker then to the decode worker, over HTTP.
-#[cfg_attr(not(llmb_slurm), ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)")]
+#[cfg_attr(
+    not(llmb_slurm),
+    ignore = "needs the local Slurm cluster: run scripts/test.sh (LLMB_TEST_SLURM=1)"
+)]
 #[test]
 fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
     if !enabled("dynamo disaggregated") {

@@ -18,9 +18,9 @@ use super::phase;
 use super::pool::{Lease, Pool, UpstreamError, Worker};
 use super::relay::{Relay, RelayPlan};
 use super::{Deadlines, FrontendConfig, OUTPUT_TOKENS_HEADER};
-use llmb_engines::DisaggRole;
 use crate::sim::body::SimBody;
 use crate::sim::routes::{error, json, models, read_body};
+use llmb_engines::DisaggRole;
 
 /// Longest worker error body quoted to the client.
 const SNIPPET: usize = 512;

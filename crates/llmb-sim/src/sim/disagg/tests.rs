@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::pool::Worker;
 use super::{spawn_frontend, Deadlines, FrontendConfig, OUTPUT_TOKENS_HEADER};
-use llmb_engines::DisaggRole;
 use crate::sim::{self, FaultKind, FaultPlan, SimConfig, SimHandle, Timing, WorkerRole};
+use llmb_engines::DisaggRole;
 
 fn tokenizer() -> Tokenizer {
     static TOK: OnceLock<Tokenizer> = OnceLock::new();

@@ -15,8 +15,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
-use llmb_launch::{Plan, ServerPlan};
 use llmb_engines::{EngineSpec, StopPolicy};
+use llmb_launch::{Plan, ServerPlan};
 use serde::Serialize;
 use tokio::process::{Child, Command};
 use tokio::sync::watch;

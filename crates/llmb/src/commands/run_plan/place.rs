@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::Context;
-use llmb_launch::{LoadStep, OfflineRun, Plan, PortChoice, ServerPlan, ServerRole};
 use llmb_engines::{self as engine, EngineKind, EngineSpec};
+use llmb_launch::{LoadStep, OfflineRun, Plan, PortChoice, ServerPlan, ServerRole};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
