@@ -19,6 +19,7 @@ use crate::support::{tempdir, Sim};
 
 fn bin() -> PathBuf {
     std::env::var_os("LLMB_GOLDEN_BIN")
+        .filter(|v| !v.is_empty())
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_llmb")), PathBuf::from)
 }
 
@@ -26,38 +27,16 @@ fn golden_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
-/// Keys whose integer values are times, durations or machine facts.
+/// Keys whose integer values are times, durations or machine facts: a unit suffix, or one
+/// of a few words as a whole `_`-separated part of the key.
 fn timing_key(k: &str) -> bool {
-    const PARTS: &[&str] = &[
-        "_ns",
-        "_at",
-        "_ms",
-        "_us",
-        "_s",
-        "time",
-        "date",
-        "lag",
-        "cpu",
-        "started",
-        "stamp",
-        "offset",
-        "duration",
-        "port",
-        "pid",
-        "wall",
-        "threads",
-        "elapsed",
-        "latency",
-        "arrival",
-        "ended",
-        "start",
-        "end",
-        "rss",
-        "bytes_per",
-        "id",
+    const SUFFIXES: &[&str] = &["_ns", "_at", "_ms", "_us", "_s"];
+    const WORDS: &[&str] = &[
+        "time", "date", "lag", "cpu", "started", "stamp", "offset", "duration", "port", "pid",
+        "wall", "threads", "elapsed", "latency", "arrival", "ended", "start", "end", "rss", "id",
     ];
     let k = k.to_ascii_lowercase();
-    PARTS.iter().any(|p| k.contains(p))
+    SUFFIXES.iter().any(|x| k.ends_with(x)) || k.split('_').any(|part| WORDS.contains(&part))
 }
 
 /// Replaces every number written with a fraction or exponent by `#.#`.
