@@ -13,7 +13,7 @@ const DEADLINE: Duration = Duration::from_secs(90);
 /// How often to poll: slurm-local.md recommends 0.1–0.5 s.
 const POLL: Duration = Duration::from_millis(200);
 
-fn enabled(test: &str) -> bool {
+fn require_slurm(test: &str) {
     let on = std::env::var("LLMB_TEST_SLURM").is_ok_and(|v| v == "1");
     // Compiled as ignored without the cluster (build.rs); run with --include-ignored, it
     // must not pass unrun.
@@ -21,7 +21,6 @@ fn enabled(test: &str) -> bool {
         on,
         "{test} needs LLMB_TEST_SLURM=1 and a real Slurm cluster (scripts/slurm/setup.sh)"
     );
-    on
 }
 
 /// A fresh folder for one test's script and job output; a passing test removes it, a
@@ -77,9 +76,7 @@ fn wait_for(slurm: &Slurm, job: &JobId, done: impl Fn(JobState) -> bool) -> JobS
 )]
 #[test]
 fn echo_hi_completes() {
-    if !enabled("echo_hi_completes") {
-        return;
-    }
+    require_slurm("echo_hi_completes");
     let dir = work_dir("ok");
     let (slurm, job) = submit("ok", &dir, "echo $LLMB_TEST_GREETING");
     let state = wait_for(&slurm, &job, JobState::is_terminal);
@@ -99,9 +96,7 @@ fn echo_hi_completes() {
 )]
 #[test]
 fn exit_3_fails() {
-    if !enabled("exit_3_fails") {
-        return;
-    }
+    require_slurm("exit_3_fails");
     let dir = work_dir("fail");
     let (slurm, job) = submit("fail", &dir, "exit 3");
     let state = wait_for(&slurm, &job, JobState::is_terminal);
@@ -118,9 +113,7 @@ fn exit_3_fails() {
 )]
 #[test]
 fn scancel_cancels() {
-    if !enabled("scancel_cancels") {
-        return;
-    }
+    require_slurm("scancel_cancels");
     let dir = work_dir("cancel");
     let (slurm, job) = submit("cancel", &dir, "sleep 300");
     let state = wait_for(&slurm, &job, |s| s == JobState::Running || s.is_terminal());
@@ -139,9 +132,7 @@ fn scancel_cancels() {
 )]
 #[test]
 fn rejected_submission_carries_slurms_message() {
-    if !enabled("rejected_submission_carries_slurms_message") {
-        return;
-    }
+    require_slurm("rejected_submission_carries_slurms_message");
     let dir = work_dir("reject");
     let script = dir.join("job.sh");
     std::fs::write(&script, "#!/bin/bash\ntrue\n").unwrap();

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::{assert_ran, read_json, records, run, tempdir, Sim};
 
-/// The prepared files named by `vars`, or `None` (with a note on stderr) when the
-/// engine tests are off.
-fn prepared<const N: usize>(vars: [&str; N], test: &str) -> Option<[PathBuf; N]> {
+/// The prepared files named by `vars`; panics naming what is missing (the tests that call
+/// it are compiled as ignored without llama.cpp).
+pub fn prepared<const N: usize>(vars: [&str; N], test: &str) -> [PathBuf; N] {
     if std::env::var("LLMB_TEST_LLAMA").as_deref() != Ok("1") {
         // Compiled as ignored without llama.cpp (build.rs): never pass unrun.
         panic!(
@@ -34,13 +34,13 @@ fn prepared<const N: usize>(vars: [&str; N], test: &str) -> Option<[PathBuf; N]>
              with scripts/engines/llama-cpp.sh and sets it)"
         );
     }
-    Some(vars.map(|var| {
+    vars.map(|var| {
         let p = PathBuf::from(
             std::env::var_os(var).unwrap_or_else(|| panic!("LLMB_TEST_LLAMA=1 but {var} is unset")),
         );
         assert!(p.is_file(), "{var}={} is not a file", p.display());
         p
-    }))
+    })
 }
 
 /// A free loopback port (the OS picks it; released just before the server binds it).
@@ -212,16 +212,14 @@ fn assert_exact_outputs(recs: &[serde_json::Value], n: usize, osl: u64) {
 #[test]
 fn llama_cpp_completions_and_chat_have_exact_lengths() {
     let name = "llama_cpp_completions_and_chat_have_exact_lengths";
-    let Some([bin, model, tok]) = prepared(
+    let [bin, model, tok] = prepared(
         [
             "LLMB_LLAMA_SERVER",
             "LLMB_LLAMA_MODEL",
             "LLMB_SMOLLM_TOKENIZER",
         ],
         name,
-    ) else {
-        return;
-    };
+    );
     let out = tempdir("llama-cpp");
     let server = LlamaServer::start(&bin, &model, &out);
     let url = server.url();
@@ -357,9 +355,7 @@ fn llama_cpp_completions_and_chat_have_exact_lengths() {
 #[test]
 fn hf_tokenizer_json_gives_exact_prompt_lengths() {
     let name = "hf_tokenizer_json_gives_exact_prompt_lengths";
-    let Some([tok]) = prepared(["LLMB_LLAMA3_TOKENIZER"], name) else {
-        return;
-    };
+    let [tok] = prepared(["LLMB_LLAMA3_TOKENIZER"], name);
     let tok = tok.to_str().unwrap();
     // The simulated engine counts prompt tokens with the tokenizer it is given, so its
     // usage.prompt_tokens is an independent count under the same Llama-3 tokenizer.

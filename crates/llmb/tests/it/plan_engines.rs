@@ -14,18 +14,17 @@ use std::time::Duration;
 use crate::launch_support::{find_files, job_id, only_run_dir, run_status, text, Install};
 use crate::support::{records, wait_for};
 
-/// `(llama-server, model.gguf, SmolLM2 tokenizer.json)`, or `None` when the engine tests are off.
-pub fn llama(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
-    if std::env::var("LLMB_TEST_LLAMA").as_deref() != Ok("1") {
-        // Compiled as ignored without llama.cpp (build.rs): never pass unrun.
-        panic!("{test} needs LLMB_TEST_LLAMA=1 (scripts/test.sh prepares llama.cpp)");
-    }
-    let get = |v: &str| PathBuf::from(std::env::var_os(v).unwrap_or_else(|| panic!("{v} unset")));
-    Some((
-        get("LLMB_LLAMA_SERVER"),
-        get("LLMB_LLAMA_MODEL"),
-        get("LLMB_SMOLLM_TOKENIZER"),
-    ))
+/// `(llama-server, model.gguf, SmolLM2 tokenizer.json)`; panics naming what is missing.
+pub fn llama(test: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let [server, model, tok] = crate::engine::prepared(
+        [
+            "LLMB_LLAMA_SERVER",
+            "LLMB_LLAMA_MODEL",
+            "LLMB_SMOLLM_TOKENIZER",
+        ],
+        test,
+    );
+    (server, model, tok)
 }
 
 /// `submit` of the llama.cpp recipe through the local launcher.
@@ -124,9 +123,7 @@ pub fn assert_exact(dir: &Path, n: usize) {
 )]
 #[test]
 fn llama_cpp_recipe_runs_through_the_local_launcher() {
-    let Some((server, model, tok)) = llama("llama_cpp_recipe_local") else {
-        return;
-    };
+    let (server, model, tok) = llama("llama_cpp_recipe_local");
     let i = Install::new("plan-llama-local", "gb200");
     let path = path_with(&server);
     let args = submit_local();
@@ -162,9 +159,7 @@ fn llama_cpp_recipe_runs_through_the_local_launcher() {
 )]
 #[test]
 fn engine_that_crashes_at_start_fails_with_its_log_tail() {
-    let Some((server, _model, tok)) = llama("engine_crash_at_start") else {
-        return;
-    };
+    let (server, _model, tok) = llama("engine_crash_at_start");
     let i = Install::new("plan-llama-crash", "gb200");
     // A model file that is not a GGUF: llama-server exits while loading it.
     let bad = i.dir.join("not-a-model.gguf");
@@ -201,9 +196,7 @@ fn engine_that_crashes_at_start_fails_with_its_log_tail() {
 )]
 #[test]
 fn engine_that_never_gets_ready_is_stopped_at_the_deadline() {
-    let Some((server, _model, tok)) = llama("engine_never_ready") else {
-        return;
-    };
+    let (server, _model, tok) = llama("engine_never_ready");
     let i = Install::new("plan-llama-stuck", "gb200");
     // A FIFO nobody writes to: llama-server answers /health 503 ("loading model") forever.
     let fifo = i.dir.join("stuck.gguf");
@@ -240,9 +233,7 @@ fn engine_that_never_gets_ready_is_stopped_at_the_deadline() {
 )]
 #[test]
 fn engine_that_dies_mid_run_keeps_the_results_so_far() {
-    let Some((server, model, tok)) = llama("engine_dies_mid_run") else {
-        return;
-    };
+    let (server, model, tok) = llama("engine_dies_mid_run");
     let i = Install::new("plan-llama-dies", "gb200");
     let path = path_with(&server);
     let args = submit_local();

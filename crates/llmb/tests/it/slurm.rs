@@ -9,7 +9,7 @@ use crate::launch_support::{
 };
 use crate::support::{read_json, records};
 
-fn enabled(test: &str) -> bool {
+fn require_slurm(test: &str) {
     let on = std::env::var("LLMB_TEST_SLURM").is_ok_and(|v| v == "1");
     // Compiled as ignored without the cluster (build.rs); run with --include-ignored, it
     // must not pass unrun.
@@ -17,7 +17,6 @@ fn enabled(test: &str) -> bool {
         on,
         "{test} needs LLMB_TEST_SLURM=1 with the local Slurm cluster up (scripts/slurm/setup.sh)"
     );
-    on
 }
 
 const END: Duration = Duration::from_secs(180);
@@ -54,9 +53,7 @@ fn llama33_sim(command: &'static str) -> Vec<&'static str> {
 )]
 #[test]
 fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
-    if !enabled("acceptance") {
-        return;
-    }
+    require_slurm("acceptance");
     let i = Install::new("slurm-accept", "gb200");
     let args = llama33_sim("single");
     let out = i.llmb_run(
@@ -110,9 +107,7 @@ fn acceptance_llmb_run_single_completes_as_a_slurm_job() {
 )]
 #[test]
 fn llama4_scale_8_places_ranks_on_two_nodes() {
-    if !enabled("llama4") {
-        return;
-    }
+    require_slurm("llama4");
     let i = Install::new("slurm-llama4", "gb200");
     let out = i.run(
         &[
@@ -171,9 +166,7 @@ fn llama4_scale_8_places_ranks_on_two_nodes() {
 )]
 #[test]
 fn failing_engine_ends_failed_with_its_log_tail() {
-    if !enabled("failing engine") {
-        return;
-    }
+    require_slurm("failing engine");
     let i = Install::new("slurm-fail", "gb200");
     let args = llama33_sim("submit");
     let out = i.run(
@@ -197,9 +190,7 @@ fn failing_engine_ends_failed_with_its_log_tail() {
 )]
 #[test]
 fn cancel_ends_cancelled() {
-    if !enabled("cancel") {
-        return;
-    }
+    require_slurm("cancel");
     let i = Install::new("slurm-cancel", "gb200");
     let args = llama33_sim("submit");
     let out = i.run(&args, LONG);
@@ -218,9 +209,7 @@ fn cancel_ends_cancelled() {
 )]
 #[test]
 fn time_limit_ends_timeout() {
-    if !enabled("timeout") {
-        return;
-    }
+    require_slurm("timeout");
     let i = Install::new("slurm-timeout", "gb200");
     let args = llama33_sim("submit");
     let out = i.run(&args, LONG);
@@ -280,9 +269,7 @@ fn sacct_state(id: &str) -> String {
 )]
 #[test]
 fn bench_workers_spread_over_four_nodes_and_merge() {
-    if !enabled("workers") {
-        return;
-    }
+    require_slurm("workers");
     let dir = std::env::temp_dir().join(format!("llmb-it-{}-slurm-workers", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -343,12 +330,8 @@ fn bench_workers_spread_over_four_nodes_and_merge() {
 )]
 #[test]
 fn llama_cpp_recipe_runs_as_a_slurm_job() {
-    if !enabled("llama.cpp recipe on Slurm") {
-        return;
-    }
-    let Some((server, model, tok)) = crate::plan_engines::llama("llama_cpp_recipe_slurm") else {
-        return;
-    };
+    require_slurm("llama.cpp recipe on Slurm");
+    let (server, model, tok) = crate::plan_engines::llama("llama_cpp_recipe_slurm");
     let i = Install::new("slurm-llama", "gb200");
     let path = crate::plan_engines::path_with(&server);
     let args = [&["submit"][..], crate::plan_engines::SMOLLM].concat();
@@ -384,9 +367,7 @@ fn llama_cpp_recipe_runs_as_a_slurm_job() {
 )]
 #[test]
 fn dynamo_plan_runs_disaggregated_on_simulated_workers() {
-    if !enabled("dynamo disaggregated") {
-        return;
-    }
+    require_slurm("dynamo disaggregated");
     let i = Install::new("slurm-dynamo", "gb200");
     let out = i.run(
         &[
