@@ -139,7 +139,7 @@ impl EngineSettings {
         let remote = matches!(engine, E::TrtllmServe | E::Vllm | E::Sglang);
         let g = self.cuda_graphs.as_ref();
         if self.trust_remote_code.is_some() && !remote {
-            return Some(("trust_remote_code", "trtllm_serve, vllm and sglang"));
+            return Some(("trust_remote_code", "trtllm-serve, vllm and sglang"));
         }
         if self.print_iter_log.is_some() && !trtllm {
             return Some(("print_iter_log", "the TensorRT-LLM engines"));

@@ -274,6 +274,21 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 mod tests {
     use super::*;
 
+    /// `llmb bench` with no options and `BenchSettings::default()` are one run: the two
+    /// places that state the defaults cannot drift apart.
+    #[test]
+    fn no_options_resolve_to_the_default_settings() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let args = <Cli as clap::Parser>::try_parse_from(["bench"])
+            .unwrap()
+            .bench;
+        assert_eq!(args.into_settings(), BenchSettings::default());
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("30s").unwrap().as_secs(), 30);

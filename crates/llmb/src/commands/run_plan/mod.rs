@@ -276,7 +276,14 @@ async fn execute(
                             .spawn()
                             .with_context(|| format!("cannot start {}", plan.llmb.display()))?;
                         if let Some(mut stdin) = child.stdin.take() {
-                            tokio::io::AsyncWriteExt::write_all(&mut stdin, step.bench.to_json().as_bytes()).await?;
+                            // A bench that exits before reading (it could not start) is
+                            // judged by its exit status and log, like any failed step.
+                            let settings = step.bench.to_json();
+                            let _ = tokio::io::AsyncWriteExt::write_all(
+                                &mut stdin,
+                                settings.as_bytes(),
+                            )
+                            .await;
                         }
                         child
                     }

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use llmb_engines::{StopPolicy, StopSignal};
-use llmb_load::scrape as telemetry;
 use tokio::process::Child;
 
 use super::*;
@@ -69,7 +68,8 @@ pub(super) async fn wait_ready(
         }
         if let Some(p) = r.port {
             if let Ok((code, body)) =
-                telemetry::get(&format!("{host}:{p}"), &probe.path, Duration::from_secs(2)).await
+                llmb_load::scrape::get(&format!("{host}:{p}"), &probe.path, Duration::from_secs(2))
+                    .await
             {
                 if probe.is_ready(code, &body) {
                     r.url = Some(format!("http://{host}:{p}"));
