@@ -13,6 +13,7 @@ pub mod progress;
 pub mod schedule;
 pub mod scrape;
 pub mod sink;
+pub mod team;
 pub mod verdict;
 pub mod worker;
 

@@ -48,10 +48,7 @@ impl Sink {
                     while let Some(f) = next {
                         let r = resolve(f, &tokenizer);
                         if let Some(w) = out.as_mut() {
-                            line.clear();
-                            serde_json::to_writer(&mut line, &r).map_err(std::io::Error::other)?;
-                            line.push(b'\n');
-                            w.write_all(&line)?;
+                            write_line(w, &r, &mut line)?;
                         }
                         records.push(r);
                         next = rx.try_recv().ok();
@@ -77,6 +74,28 @@ impl Sink {
             .join()
             .map_err(|_| std::io::Error::other("record writer panicked"))?
     }
+}
+
+/// Appends one record as one JSON line (`buf` is reused between calls): the only way a
+/// line of `records.jsonl` is written.
+fn write_line(w: &mut impl Write, r: &RequestRecord, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, r).map_err(std::io::Error::other)?;
+    buf.push(b'\n');
+    w.write_all(buf)
+}
+
+/// Writes finished records as a new `records.jsonl` (a `--workers` run's merged records).
+///
+/// # Errors
+/// The file cannot be created or written.
+pub fn write_all(path: &Path, records: &[RequestRecord]) -> std::io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    let mut buf = Vec::with_capacity(4096);
+    for r in records {
+        write_line(&mut w, r, &mut buf)?;
+    }
+    w.flush()
 }
 
 /// Fills in tokens per chunk (see `llmb_metrics::tokens`).

@@ -53,6 +53,15 @@ pub fn tpot_ms_trtllm(r: &RequestRecord) -> f64 {
     tpot_ms(r).unwrap_or(0.0)
 }
 
+/// Time to second token = second text chunk - first, in ms (GenAI-Perf/AIPerf
+/// `time_to_second_token`); `None` with fewer than two chunks.
+pub fn time_to_second_token_ms(r: &RequestRecord) -> Option<f64> {
+    match r.chunks.as_slice() {
+        [a, b, ..] => Some(ms(b.offset_ns.saturating_sub(a.offset_ns))),
+        _ => None,
+    }
+}
+
 /// Gaps between consecutive text chunks in ms, one per chunk after the first
 /// (vLLM's and TensorRT-LLM's benchmark_serving ITL: pooled over all requests, so each
 /// chunk weighs the same whatever number of tokens it carried).

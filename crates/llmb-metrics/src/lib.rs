@@ -13,7 +13,7 @@ pub mod warnings;
 
 pub use percentile::Distribution;
 pub use record::{Chunk, Outcome, OutcomeKind, RequestRecord, ServerUsage};
-pub use summary::{RunWindow, Summary};
+pub use summary::{goodput_rate, per_gpu, RunWindow, Summary};
 pub use thresholds::{FailIf, Slo};
 pub use warnings::Warning;
 

@@ -58,6 +58,8 @@ pub struct Summary {
     pub user_output_speed: Distribution,
     /// `1 / ITL` per request (tokens/s), GenAI-Perf.
     pub user_tput_inverse_itl: Distribution,
+    /// Time to second token (ms), completed requests with two chunks or more (GenAI-Perf).
+    pub ttst_ms: Distribution,
     /// Client-side prompt lengths of completed requests.
     pub input_tokens: Distribution,
     /// Output lengths of completed requests.
@@ -130,6 +132,7 @@ impl Summary {
             user_tput_with_ctx: dist(&def::user_throughput_with_ctx),
             user_output_speed: dist(&|r| Some(def::user_output_speed(r))),
             user_tput_inverse_itl: dist(&def::user_throughput_inverse_itl),
+            ttst_ms: dist(&def::time_to_second_token_ms),
             input_tokens: dist(&|r| Some(r.input_tokens as f64)),
             output_tokens: dist(&|r| Some(r.output_tokens() as f64)),
             total_input_tokens: done.iter().map(|r| r.input_tokens).sum(),
@@ -217,6 +220,18 @@ impl Summary {
     }
 }
 
+/// A throughput shared over `gpus` (at least one): trtllm-bench's "per GPU" figures, the
+/// Dynamo recipe's per-decode-GPU figure and the Pareto axis "tokens/s per GPU".
+pub fn per_gpu(rate: f64, gpus: u64) -> f64 {
+    rate / gpus.max(1) as f64
+}
+
+/// Goodput: requests that met every SLO per second over `seconds` (0 over an empty window),
+/// as benchmark_serving and GenAI-Perf define it.
+pub fn goodput_rate(good_requests: u64, seconds: f64) -> f64 {
+    per_second(good_requests as f64, seconds)
+}
+
 fn per_second(amount: f64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         amount / seconds
@@ -247,6 +262,25 @@ mod tests {
         let mut warm = record(0, &[(1, 1)], 1);
         warm.warmup = true;
         vec![a, b, c, failed, warm]
+    }
+
+    #[test]
+    fn derived_figures_worked_by_hand() {
+        let s = Summary::from_records(&run(), None);
+        // Second chunk - first: a 60 - 50 = 10 ms, b 50 - 30 = 20 ms, c has one chunk.
+        assert_eq!(s.ttst_ms.len(), 2);
+        assert!((s.ttst_ms.mean() - 15.0).abs() < 1e-9);
+        // Completed a, b, c: first send 0 ms, last end 80 ms; 4 + 4 + 1 = 9 output tokens.
+        assert!((s.span_s - 0.08).abs() < 1e-12);
+        let rate = s.output_rate(s.span_s);
+        assert!((rate - 112.5).abs() < 1e-9);
+        assert!((per_gpu(rate, 4) - 28.125).abs() < 1e-9);
+        assert!(
+            (per_gpu(rate, 0) - 112.5).abs() < 1e-9,
+            "0 GPUs counts as 1"
+        );
+        assert!((goodput_rate(3, 0.08) - 37.5).abs() < 1e-9);
+        assert_eq!(goodput_rate(1, 0.0), 0.0);
     }
 
     #[test]

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use crate::record::RequestRecord;
+use crate::summary::Summary;
+
 /// Something the user should know before trusting the numbers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -74,9 +77,149 @@ impl fmt::Display for Warning {
     }
 }
 
+/// Every warning a finished run's records call for, in the order they are printed.
+pub fn collect(s: &Summary, records: &[RequestRecord], interrupted: bool) -> Vec<Warning> {
+    let mut w = Vec::new();
+    let done: Vec<_> = records
+        .iter()
+        .filter(|r| !r.warmup && r.is_completed())
+        .collect();
+    if s.input_mismatches > 0 {
+        let diffs: std::collections::BTreeSet<i64> = done
+            .iter()
+            .filter_map(|r| {
+                r.usage
+                    .prompt_tokens
+                    .map(|p| p as i64 - r.input_tokens as i64)
+            })
+            .filter(|d| *d != 0)
+            .collect();
+        let constant_offset = (diffs.len() == 1 && s.input_mismatches == s.completed)
+            .then(|| *diffs.iter().next().unwrap_or(&0));
+        w.push(Warning::InputLengthMismatch {
+            mismatched: s.input_mismatches,
+            completed: s.completed,
+            constant_offset,
+        });
+    }
+    if s.output_mismatches > 0 {
+        let worst = done
+            .iter()
+            .filter(|r| {
+                r.requested_output_tokens
+                    .is_some_and(|q| q != r.output_tokens())
+            })
+            .min_by_key(|r| r.output_tokens());
+        if let Some(r) = worst {
+            w.push(Warning::OutputLengthMismatch {
+                mismatched: s.output_mismatches,
+                completed: s.completed,
+                shortest: r.output_tokens(),
+                requested: r.requested_output_tokens.unwrap_or(0),
+            });
+        }
+    }
+    let no_usage = done
+        .iter()
+        .filter(|r| r.usage.completion_tokens.is_none())
+        .count() as u64;
+    if no_usage > 0 {
+        w.push(Warning::NoUsageReported { requests: no_usage });
+    }
+    if s.failed() > 0 {
+        w.push(Warning::RequestsFailed {
+            failed: s.failed(),
+            total: s.requests,
+        });
+    }
+    if interrupted {
+        w.push(Warning::Interrupted);
+    }
+    w
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{Outcome, ServerUsage};
+
+    fn record(
+        id: u64,
+        input: u64,
+        prompt: Option<u64>,
+        asked: Option<u64>,
+        got: Option<u64>,
+    ) -> RequestRecord {
+        RequestRecord {
+            id,
+            prompt_index: id,
+            worker: 0,
+            warmup: false,
+            scheduled_ns: 0,
+            slot_ns: 0,
+            sent_ns: 0,
+            first_token_ns: Some(1_000),
+            end_ns: 2_000,
+            input_tokens: input,
+            requested_output_tokens: asked,
+            usage: ServerUsage {
+                prompt_tokens: prompt,
+                completion_tokens: got,
+            },
+            connect_ns: None,
+            chunks: Vec::new(),
+            outcome: Outcome::Completed,
+        }
+    }
+
+    #[test]
+    fn warnings_from_records_worked_by_hand() {
+        // Three completed requests of 10 prompt tokens: the server counted 11 on every one
+        // (a constant +1, a BOS token); outputs asked 8: got 8, 5 and none reported.
+        let recs = vec![
+            record(0, 10, Some(11), Some(8), Some(8)),
+            record(1, 10, Some(11), Some(8), Some(5)),
+            record(2, 10, Some(11), Some(8), None),
+        ];
+        let s = Summary::from_records(&recs, None);
+        let w = collect(&s, &recs, true);
+        assert_eq!(
+            w[0],
+            Warning::InputLengthMismatch {
+                mismatched: 3,
+                completed: 3,
+                constant_offset: Some(1)
+            }
+        );
+        // Request 2 reported no usage: its output is counted over chunks (none: 0 tokens),
+        // so two of three missed 8, the shortest being 0.
+        assert_eq!(
+            w[1],
+            Warning::OutputLengthMismatch {
+                mismatched: 2,
+                completed: 3,
+                shortest: 0,
+                requested: 8
+            }
+        );
+        assert_eq!(w[2], Warning::NoUsageReported { requests: 1 });
+        assert_eq!(w[3], Warning::Interrupted);
+        assert_eq!(w.len(), 4, "{w:?}");
+        // Offsets that differ are not called constant.
+        let recs = vec![
+            record(0, 10, Some(11), None, Some(1)),
+            record(1, 10, Some(12), None, Some(1)),
+        ];
+        let s = Summary::from_records(&recs, None);
+        assert_eq!(
+            collect(&s, &recs, false),
+            vec![Warning::InputLengthMismatch {
+                mismatched: 2,
+                completed: 2,
+                constant_offset: None
+            }]
+        );
+    }
 
     #[test]
     fn messages_say_what_to_do() {

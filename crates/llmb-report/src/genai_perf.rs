@@ -4,7 +4,7 @@
 //! `(e2e - ttft)/(n - 1)`; per-user throughput as `1/ITL`.
 
 use llmb_metrics::percentile::Method;
-use llmb_metrics::{Distribution, RequestRecord, Summary};
+use llmb_metrics::{goodput_rate, Distribution, Summary};
 use serde_json::{json, Map, Value};
 
 use crate::RunInfo;
@@ -27,19 +27,8 @@ fn stat(unit: &str, d: &Distribution) -> Value {
     Value::Object(m)
 }
 
-/// Time between the first and second text chunk (ms), per completed request with two.
-pub fn time_to_second_token(records: &[RequestRecord]) -> Distribution {
-    Distribution::new(
-        records
-            .iter()
-            .filter(|r| !r.warmup && r.is_completed() && r.chunks.len() > 1)
-            .map(|r| (r.chunks[1].offset_ns - r.chunks[0].offset_ns) as f64 / 1e6)
-            .collect(),
-    )
-}
-
 /// The JSON document; `input_config` records the resolved run settings.
-pub fn json(s: &Summary, records: &[RequestRecord], info: &RunInfo, input_config: Value) -> Value {
+pub fn json(s: &Summary, info: &RunInfo, input_config: Value) -> Value {
     let span = s.span_s;
     let mut m = Map::new();
     m.insert(
@@ -48,14 +37,14 @@ pub fn json(s: &Summary, records: &[RequestRecord], info: &RunInfo, input_config
     );
     m.insert("request_latency".into(), stat("ms", &s.latency.e2e_ms));
     if let Some(good) = info.good_requests {
-        m.insert("request_goodput".into(), json!({"unit": "requests/sec", "avg": if span > 0.0 { good as f64 / span } else { 0.0 }}));
+        m.insert(
+            "request_goodput".into(),
+            json!({"unit": "requests/sec", "avg": goodput_rate(good, span)}),
+        );
     }
     if info.streaming {
         m.insert("time_to_first_token".into(), stat("ms", &s.latency.ttft_ms));
-        m.insert(
-            "time_to_second_token".into(),
-            stat("ms", &time_to_second_token(records)),
-        );
+        m.insert("time_to_second_token".into(), stat("ms", &s.ttst_ms));
         m.insert("inter_token_latency".into(), stat("ms", &s.tpot_ms));
     }
     m.insert(
@@ -113,9 +102,9 @@ fn field(v: f64) -> String {
 }
 
 /// The CSV file (rows end in `\r\n`, as Python's csv module writes them).
-pub fn csv(s: &Summary, records: &[RequestRecord], info: &RunInfo) -> String {
+pub fn csv(s: &Summary, info: &RunInfo) -> String {
     let mut o = String::from("Metric,avg,min,max,p99,p95,p90,p75,p50,p25,p10,p5,p1\r\n");
-    let ttst = time_to_second_token(records);
+    let ttst = &s.ttst_ms;
     let mut rows: Vec<(&str, &Distribution)> = Vec::new();
     if info.streaming {
         rows.push(("Time To First Token (ms)", &s.latency.ttft_ms));
@@ -154,7 +143,7 @@ pub fn csv(s: &Summary, records: &[RequestRecord], info: &RunInfo) -> String {
     if let Some(good) = info.good_requests {
         o.push_str(&format!(
             "Request Goodput (per sec),{}\r\n",
-            field(if span > 0.0 { good as f64 / span } else { 0.0 })
+            field(goodput_rate(good, span))
         ));
     }
     o.push_str(&format!(

@@ -5,11 +5,13 @@
 //! `trtllm_bench_log` reads trtllm-bench's own report back for offline runs.
 #![warn(missing_docs)]
 
+pub mod export;
 pub mod genai_perf;
 pub mod perf_summary;
 pub mod run_dir;
 pub mod serving;
 pub mod summary_json;
+pub mod sweep;
 pub mod trtllm;
 pub mod trtllm_bench_log;
 

@@ -17,7 +17,7 @@ use crate::RunInfo;
 pub fn report(s: &Summary, info: &RunInfo, isl: u64, osl: u64) -> String {
     let span = s.span_s;
     let out = s.output_rate(span);
-    let per_gpu = out / info.gpus.max(1) as f64;
+    let per_gpu = llmb_metrics::per_gpu(out, info.gpus);
     let total_per_gpu = if osl == 0 {
         0.0
     } else {

@@ -50,6 +50,20 @@ impl PointDir {
     pub fn genai_csv(&self) -> PathBuf {
         self.dir.join("profile_export_genai_perf.csv")
     }
+    /// The Dynamo recipe's `perf_summary.txt` (disaggregated runs, `--decode-gpus`).
+    pub fn perf_summary(&self) -> PathBuf {
+        self.dir.join("perf_summary.txt")
+    }
+    /// `--workers` plumbing: the prepared requests, one spec and one records file per
+    /// worker, and their reports.
+    pub fn workers(&self) -> PathBuf {
+        self.dir.join("workers")
+    }
+}
+
+/// The table across the points of a sweep, in the sweep's top folder.
+pub fn sweep_summary(top: &Path) -> PathBuf {
+    top.join("sweep_summary.json")
 }
 
 /// `results/<YYYYmmdd-HHMMSS>-<label>` under `root`.

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use llmb_metrics::definitions::{self as def, LatencyOrigin};
 use llmb_metrics::percentile::Method;
-use llmb_metrics::{Distribution, RequestRecord, Summary};
+use llmb_metrics::{goodput_rate, Distribution, RequestRecord, Summary};
 use serde_json::{json, Map, Value};
 
 use crate::RunInfo;
@@ -56,11 +56,7 @@ pub fn report(s: &Summary, info: &RunInfo) -> String {
     int(&mut o, "Total generated tokens:", s.total_output_tokens);
     flt(&mut o, "Request throughput (req/s):", s.request_rate(dur));
     if let Some(good) = info.good_requests {
-        flt(
-            &mut o,
-            "Request goodput (req/s):",
-            if dur > 0.0 { good as f64 / dur } else { 0.0 },
-        );
+        flt(&mut o, "Request goodput (req/s):", goodput_rate(good, dur));
     }
     flt(
         &mut o,
@@ -123,9 +119,7 @@ pub fn result_json<'a>(
     m.insert("total_input_tokens".into(), json!(s.total_input_tokens));
     m.insert("total_output_tokens".into(), json!(s.total_output_tokens));
     m.insert("request_throughput".into(), json!(s.request_rate(dur)));
-    let goodput = info
-        .good_requests
-        .map(|g| if dur > 0.0 { g as f64 / dur } else { 0.0 });
+    let goodput = info.good_requests.map(|g| goodput_rate(g, dur));
     m.insert("request_goodput:".into(), json!(goodput));
     m.insert("output_throughput".into(), json!(s.output_rate(dur)));
     m.insert(

@@ -4,11 +4,14 @@
 //! ([`from_trtllm_bench`]), with only what that report gives.
 
 use llmb_metrics::percentile::Method;
-use llmb_metrics::{Distribution, Summary};
+use llmb_metrics::{per_gpu, Distribution, Summary};
 use serde_json::{json, Value};
 
 use crate::trtllm_bench_log::{Breakdown, TrtllmBenchReport};
 use crate::RunInfo;
+
+/// What the `server` block of an online summary is.
+pub const SERVER_DEFINITION: &str = "the engine's own Prometheus metrics, scraped every second from before the first request to after the last (server_metrics.jsonl); generated_tokens = counter at the last scrape - at the first";
 
 /// Schema identifier written into every summary.
 pub const SCHEMA: &str = "llmb.summary/1";
@@ -83,10 +86,10 @@ pub fn summary(
             "request_per_s_span": s.request_rate(span),
             "output_tokens_per_s_span": s.output_rate(span),
             "total_tokens_per_s_span": s.total_token_rate(span),
-            "output_tokens_per_s_per_gpu_span": s.output_rate(span) / info.gpus.max(1) as f64,
+            "output_tokens_per_s_per_gpu_span": per_gpu(s.output_rate(span), info.gpus),
             "gpus": info.gpus,
             "per_gpu_definition": if info.decode_gpus.is_some() { "over all GPUs, prefill and decode (the Dynamo recipe's perf_summary.txt)" } else { "over all GPUs behind the server" },
-            "output_tokens_per_s_per_decode_gpu_span": info.decode_gpus.map(|g| s.output_rate(span) / g.max(1) as f64),
+            "output_tokens_per_s_per_decode_gpu_span": info.decode_gpus.map(|g| per_gpu(s.output_rate(span), g)),
             "decode_gpus": info.decode_gpus,
             "realised_concurrency": s.realised_concurrency(),
             "goodput_requests": info.good_requests,

@@ -55,7 +55,7 @@ pub fn report(s: &Summary, info: &RunInfo) -> String {
     line(
         &mut o,
         "Per GPU Output Throughput (tps/gpu)",
-        out_tput / info.gpus.max(1) as f64,
+        llmb_metrics::per_gpu(out_tput, info.gpus),
     );
     if info.streaming {
         line(

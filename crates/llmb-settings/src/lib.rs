@@ -14,6 +14,29 @@ use serde::{Deserialize, Serialize};
 
 pub use llmb_protocol::{Endpoint, ServerKind};
 
+/// Settings the user must change, said in one line that names the option and the fix.
+/// Every command maps it to exit code 2 (any other error is 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// An [`Invalid`] as an `anyhow::Error`, for `?` in code that returns `anyhow::Result`.
+pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Invalid(msg.into()))
+}
+
+/// True when `e` (or any error in its chain) is an [`Invalid`].
+pub fn is_invalid(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Invalid>())
+}
+
 /// Which report goes to stdout (every file is written either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

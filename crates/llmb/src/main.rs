@@ -34,11 +34,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code.0),
         Err(e) => {
-            let code = if e.downcast_ref::<commands::BadInput>().is_some() {
-                2
-            } else {
-                1
-            };
+            let code = if llmb_settings::is_invalid(&e) { 2 } else { 1 };
             #[allow(clippy::print_stderr)]
             {
                 eprintln!("error: {e:#}");

@@ -2,7 +2,6 @@
 
 mod bench;
 mod dataset;
-mod embedded;
 mod import;
 mod install;
 mod jobs;
@@ -10,7 +9,6 @@ mod run_plan;
 mod selfbench;
 mod serve;
 mod submit;
-mod workers;
 
 use crate::cli::{Cli, Command};
 
@@ -29,22 +27,8 @@ impl ExitStatus {
     pub const INTERRUPTED: ExitStatus = ExitStatus(130);
 }
 
-/// Bad input from the user: printed as one line, exit code 2.
-#[derive(Debug)]
-pub struct BadInput(pub String);
-
-impl std::fmt::Display for BadInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadInput {}
-
-/// Shorthand for a [`BadInput`] error.
-pub fn bad(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(BadInput(msg.into()))
-}
+/// Bad input from the user (exit code 2): the settings crate's [`Invalid`](llmb_settings::Invalid).
+pub use llmb_settings::invalid as bad;
 
 /// Runs the chosen subcommand.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
@@ -55,7 +39,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Serve(args) => serve::run(args).await,
         Command::Selfbench(args) => selfbench::run(args).await,
         Command::SelfbenchReader(args) => selfbench::reader(args).await,
-        Command::BenchWorker { spec } => workers::worker(&spec).await,
+        Command::BenchWorker { spec } => llmb_load::team::worker(&spec)
+            .await
+            .map(|()| ExitStatus::OK),
         Command::Init(args) => install::init(args).await,
         Command::List(args) => install::list(args).await,
         Command::Submit(args) => submit::run(*args).await,

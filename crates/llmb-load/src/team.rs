@@ -1,12 +1,12 @@
-//! `llmb bench --workers K`: the parent writes the prepared requests and one spec per
-//! worker, starts K `llmb bench-worker` processes, releases them together once all are
-//! ready (`ready` on their stdout, `go <unix ns>` on their stdin, so they share one
-//! start), then merges their records. A warm-up (`--warmup N`) runs once, in the parent,
-//! after the workers are ready and before `go`, which then also names the warm-up's start
-//! as the clock origin of every record. Inside a Slurm allocation of at least K nodes each
-//! worker runs on its own node through `srun` (the same pipes travel through it); the
-//! files live in the run folder, which must be on a shared file system there. The worker
-//! side lives here too.
+//! The `--workers K` coordinator and its worker side: the parent writes the prepared
+//! requests and one [`WorkerSpec`] per worker into the run folder, starts K `llmb
+//! bench-worker` processes, releases them together once all are ready (`ready` on their
+//! stdout, `go <unix ns>` on their stdin, so they share one start), then merges their
+//! records. A warm-up runs once, in the parent, after the workers are ready and before
+//! `go`, which then also names the warm-up's start as the clock origin of every record.
+//! Inside a Slurm allocation of at least K nodes each worker runs on its own node through
+//! `srun` (the same pipes travel through it); the files live in the run folder, which must
+//! be on a shared file system there.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,15 +16,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use http::{HeaderName, HeaderValue};
-use llmb_load::client::HttpClient;
-use llmb_load::driver::{DriverContext, LoadResult};
-use llmb_load::progress::Progress;
-use llmb_load::sink::Sink;
-use llmb_load::worker::{self, WorkerReport, WorkerSpec};
-use llmb_load::{Concurrency, LoadPlan, Shard, Target};
+use llmb_settings::invalid;
 use llmb_tokenizer::Tokenizer;
 
-use super::{bad, ExitStatus};
+use crate::client::HttpClient;
+use crate::driver::{DriverContext, LoadResult};
+use crate::progress::Progress;
+use crate::sink::Sink;
+use crate::worker::{self, WorkerReport, WorkerSpec};
+use crate::{Concurrency, LoadPlan, Shard, Target};
 
 /// Environment variable carrying request headers (the API key included) to workers, so
 /// they never touch a file.
@@ -34,6 +34,8 @@ const START_MARGIN: Duration = Duration::from_millis(100);
 
 /// What the parent knows that every worker shares.
 pub struct Shared<'a> {
+    /// The `llmb` executable the workers run (`llmb bench-worker SPEC`).
+    pub exe: &'a Path,
     /// Target (headers travel through the environment).
     pub target: &'a Target,
     /// Streamed responses.
@@ -69,31 +71,16 @@ fn placement(k: u32) -> Placement {
     }
 }
 
-/// Refuses a worker count that cannot be started, with the numbers.
-pub fn check(k: u32, concurrency: Concurrency) -> anyhow::Result<()> {
-    if k == 0 {
-        return Err(bad("--workers must be at least 1"));
-    }
-    if let Concurrency::Limit(c) = concurrency {
-        if (c as u64) < u64::from(k) {
-            return Err(bad(format!(
-                "--workers {k} needs at least {k} concurrent streams to share, but --concurrency is {c}; lower --workers to {c} or raise --concurrency"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Runs one load point across `k` worker processes and merges their results.
+/// Runs one load point across `k` worker processes and merges their results; `wdir` is
+/// the folder for their files (requests, specs, per-worker records, reports).
 pub async fn run(
     plan: &LoadPlan,
     k: u32,
     shared: Shared<'_>,
-    dir: &Path,
+    wdir: &Path,
     interrupt: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<LoadResult> {
     check(k, plan.concurrency)?;
-    let wdir = dir.join("workers");
     std::fs::create_dir_all(&wdir).with_context(|| format!("cannot create {}", wdir.display()))?;
     let requests_file = wdir.join("requests.jsonl");
     worker::write_requests(&requests_file, &plan.requests)
@@ -101,14 +88,14 @@ pub async fn run(
     let mut headers: Vec<(String, String)> = Vec::new();
     for (name, value) in &shared.target.headers {
         let v = value.to_str().map_err(|_| {
-            bad(format!(
+            invalid(format!(
                 "header `{name}` holds bytes other than visible ASCII, which --workers cannot pass on; use plain ASCII"
             ))
         })?;
         headers.push((name.to_string(), v.to_owned()));
     }
     let headers = serde_json::to_string(&headers)?;
-    let exe = std::env::current_exe().context("cannot find the llmb executable")?;
+    let exe = shared.exe;
     let placement = placement(k);
     let mut children = Vec::new();
     for index in 0..k {
@@ -138,7 +125,7 @@ pub async fn run(
         std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)
             .with_context(|| format!("cannot write {}", spec_path.display()))?;
         let mut cmd = match &placement {
-            Placement::Local => Command::new(&exe),
+            Placement::Local => Command::new(exe),
             Placement::Srun => {
                 let mut c = Command::new("srun");
                 c.args([
@@ -148,7 +135,7 @@ pub async fn run(
                     "--kill-on-bad-exit=1",
                 ])
                 .arg(format!("--relative={index}"))
-                .arg(&exe);
+                .arg(exe);
                 c
             }
         };
@@ -326,7 +313,7 @@ async fn warm_up(
         start_at: None,
         origin: Some(Instant::now()),
     };
-    let mut records = llmb_load::run(&warm, ctx, sink).await?.records;
+    let mut records = crate::run(&warm, ctx, sink).await?.records;
     for r in &mut records {
         r.warmup = true;
     }
@@ -373,16 +360,16 @@ impl Drop for Team {
     }
 }
 
-/// The worker: load the spec and requests, say `ready`, wait for `go`, run the shard,
+/// The worker (`llmb bench-worker SPEC`): load the spec and requests, say `ready`, wait for `go`, run the shard,
 /// print the report.
-pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
+pub async fn worker(spec_path: &Path) -> anyhow::Result<()> {
     let spec: WorkerSpec = serde_json::from_slice(
         &std::fs::read(spec_path)
             .with_context(|| format!("cannot read {}", spec_path.display()))?,
     )
     .with_context(|| format!("{} is not a worker spec", spec_path.display()))?;
     if let Concurrency::Limit(c) = spec.concurrency {
-        llmb_load::limits::ensure_open_files(c as u64).map_err(|e| bad(e.to_string()))?;
+        crate::limits::ensure_open_files(c as u64).map_err(|e| invalid(e.to_string()))?;
     }
     let pairs: Vec<(String, String)> = match std::env::var(HEADERS_ENV) {
         Ok(s) => serde_json::from_str(&s).context("bad worker headers")?,
@@ -397,7 +384,8 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
             value,
         ));
     }
-    let tokenizer = Tokenizer::load(spec.tokenizer.as_deref()).map_err(|e| bad(e.to_string()))?;
+    let tokenizer =
+        Tokenizer::load(spec.tokenizer.as_deref()).map_err(|e| invalid(e.to_string()))?;
     let requests = worker::read_requests(&spec.requests_file)
         .with_context(|| format!("cannot read {}", spec.requests_file.display()))?;
     let plan = LoadPlan {
@@ -444,7 +432,7 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
         })
         .unwrap_or_default();
     let Some(&go_ns) = stamps.first() else {
-        return Err(bad(format!(
+        return Err(invalid(format!(
             "worker expected `go <unix ns> [<origin unix ns>]`, got {go:?}"
         )));
     };
@@ -485,17 +473,32 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<ExitStatus> {
         start_at: Some(start_at),
         origin,
     };
-    let result = llmb_load::run(&plan, ctx, sink).await?;
+    let result = crate::run(&plan, ctx, sink).await?;
     let node = std::env::var("SLURMD_NODENAME")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok());
     let report = WorkerReport::from_result(spec.shard.index, &result, node);
     println_flush(&serde_json::to_string(&report)?)?;
-    Ok(ExitStatus::OK)
+    Ok(())
 }
 
 fn println_flush(s: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{s}")?;
     out.flush()
+}
+
+/// Refuses a worker count that cannot be started, with the numbers.
+pub fn check(k: u32, concurrency: Concurrency) -> anyhow::Result<()> {
+    if k == 0 {
+        return Err(invalid("--workers must be at least 1"));
+    }
+    if let Concurrency::Limit(c) = concurrency {
+        if (c as u64) < u64::from(k) {
+            return Err(invalid(format!(
+                "--workers {k} needs at least {k} concurrent streams to share, but --concurrency is {c}; lower --workers to {c} or raise --concurrency"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The embedded engine for `llmb bench` without `--url`: a child `llmb serve sim` process
 //! on a free loopback port, so its CPU is not counted as the client's. Killed on drop.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,10 +15,8 @@ pub struct Embedded {
     _child: Child,
 }
 
-/// Starts `llmb serve sim --port 0` and waits for its address.
-pub async fn start(seed: u64) -> anyhow::Result<Embedded> {
-    let exe = std::env::current_exe()
-        .context("cannot find the llmb executable to start the embedded engine")?;
+/// Starts `EXE serve sim --port 0` (`exe` is the llmb binary) and waits for its address.
+pub async fn start(exe: &Path, seed: u64) -> anyhow::Result<Embedded> {
     let mut child = Command::new(exe)
         .args(["serve", "sim", "--port", "0", "--seed", &seed.to_string()])
         .stdout(std::process::Stdio::piped())

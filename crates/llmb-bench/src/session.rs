@@ -1,0 +1,437 @@
+//! A bench session: the target opened once (the embedded engine started when there is no
+//! URL, the model resolved), the settings expanded into load points with their folders,
+//! and one function that runs a point and returns its [`PointRun`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use llmb_engines::telemetry::{self, ServerView};
+use llmb_engines::EngineKind;
+use llmb_load::client::HttpClient;
+use llmb_load::dataset::{self, PromptEntry, RequestShape, ServerKind};
+use llmb_load::driver::DriverContext;
+use llmb_load::progress::Progress;
+use llmb_load::scrape::Scraper;
+use llmb_load::sink::Sink;
+use llmb_load::team;
+use llmb_load::{Arrival, ClientError, Concurrency, LoadPlan, Target};
+use llmb_metrics::Summary;
+use llmb_recipe::use_case::UseCase;
+use llmb_report::run_dir::{self, PointDir};
+use llmb_report::RunInfo;
+use llmb_settings::invalid;
+use llmb_tokenizer::LengthSpec;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::embedded::{self, Embedded};
+use crate::point::PointRun;
+use crate::resolve::Resolved;
+
+/// One load point of the run.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// Its name: the use case, and `c<N>` when the run has several concurrencies.
+    pub label: String,
+    /// Its shape, when given by a use case.
+    pub use_case: Option<UseCase>,
+    /// Its concurrency.
+    pub concurrency: Concurrency,
+    /// Its folder.
+    pub dir: PointDir,
+    /// Nominal input tokens.
+    pub isl: u64,
+    /// Nominal output tokens.
+    pub osl: u64,
+}
+
+/// The opened target and the run's points.
+pub struct Session {
+    /// The validated settings.
+    pub run: Resolved,
+    /// The server requests go to.
+    pub target: Target,
+    /// The served model.
+    pub model: String,
+    /// The run's top folder (the point's own folder when there is one point).
+    pub top: PathBuf,
+    /// `YYYYmmdd-HHMMSS` of the start.
+    pub stamp: String,
+    /// The llmb binary (the `--workers` processes run it).
+    exe: PathBuf,
+    client: HttpClient,
+    started_unix_s: u64,
+    _engine: Option<Embedded>,
+}
+
+impl Session {
+    /// Opens the target: starts the embedded engine (`exe serve sim`) when the settings
+    /// name no URL, checks the URL, and resolves the model from `/v1/models` unless given.
+    ///
+    /// # Errors
+    /// An unreachable server or a bad URL ([`Invalid`](llmb_settings::Invalid)), an engine
+    /// that does not start.
+    pub async fn open(run: Resolved, exe: &Path) -> anyhow::Result<Session> {
+        let a = &run.settings;
+        let (engine, base_url) = match &a.url {
+            Some(u) => (None, u.clone()),
+            None => {
+                let e = embedded::start(exe, a.seed).await?;
+                let url = e.url.clone();
+                (Some(e), url)
+            }
+        };
+        let target = Target {
+            base_url: base_url.clone(),
+            endpoint: a.endpoint,
+            headers: run.headers.clone(),
+            timeout: a.timeout,
+        };
+        target.uri("/").map_err(|e| invalid(e.to_string()))?;
+        let client = HttpClient::new(Duration::from_secs(10));
+        let model = resolve_model(&client, &target, a.model.as_deref()).await?;
+        let started_unix_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let stamp = run_dir::stamp(started_unix_s);
+        let top = match &a.output_dir {
+            Some(d) => d.clone(),
+            None => {
+                let (isl, osl) = lengths(&run, run.use_cases.first());
+                let label = a
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-{isl}-{osl}", a.endpoint.as_str()));
+                run_dir::default_dir(&PathBuf::from("results"), &stamp, &label)
+            }
+        };
+        Ok(Session {
+            run,
+            target,
+            model,
+            top,
+            stamp,
+            exe: exe.to_owned(),
+            client,
+            started_unix_s,
+            _engine: engine,
+        })
+    }
+
+    /// Every use case × every concurrency, in that order; one point writes straight into
+    /// the top folder, several each into a folder named by its label.
+    pub fn points(&self) -> Vec<Point> {
+        let shapes: Vec<Option<&UseCase>> = if self.run.use_cases.is_empty() {
+            vec![None]
+        } else {
+            self.run.use_cases.iter().map(Some).collect()
+        };
+        let cs = &self.run.concurrencies;
+        let single = shapes.len() * cs.len() == 1;
+        let mut points = Vec::new();
+        for uc in shapes {
+            for c in cs {
+                let mut label = uc.map_or_else(String::new, |u| u.name.clone());
+                if cs.len() > 1 || label.is_empty() {
+                    if !label.is_empty() {
+                        label.push('-');
+                    }
+                    label.push_str(&format!("c{}", c.as_flag()));
+                }
+                let dir = if single {
+                    PointDir::new(&self.top)
+                } else {
+                    PointDir::new(self.top.join(&label))
+                };
+                let (isl, osl) = lengths(&self.run, uc);
+                points.push(Point {
+                    label,
+                    use_case: uc.cloned(),
+                    concurrency: *c,
+                    dir,
+                    isl,
+                    osl,
+                });
+            }
+        }
+        points
+    }
+
+    /// Runs one point: prepares its prompts before the clock starts, writes `config.json`,
+    /// scrapes the server around the load when asked, runs the load (in this process or
+    /// across `--workers`), and computes its metrics. Records are on disk as each request
+    /// ends; the other files are written by [`PointRun::write`].
+    ///
+    /// # Errors
+    /// A dataset that cannot be read ([`Invalid`](llmb_settings::Invalid)), a folder that
+    /// cannot be written, workers that fail.
+    pub async fn run_point(
+        &self,
+        point: &Point,
+        progress: Arc<Progress>,
+        interrupt: watch::Receiver<bool>,
+    ) -> anyhow::Result<PointRun> {
+        let a = &self.run.settings;
+        let dir = &point.dir;
+        std::fs::create_dir_all(&dir.dir)
+            .with_context(|| format!("cannot create result folder {}", dir.dir.display()))?;
+        let count = request_count(a, point.concurrency);
+        let plan = self.load_plan(point, count)?;
+        let config = self.config(point, count, plan.arrival);
+        std::fs::write(dir.config(), serde_json::to_vec_pretty(&config)?)
+            .with_context(|| format!("cannot write {}", dir.config().display()))?;
+        let _ = std::fs::remove_file(dir.records());
+        let mut scraper = a.server_metrics.then(|| self.scraper());
+        // The baseline scrape comes before the first request, so counters diff exactly.
+        if let Some(s) = scraper.as_mut() {
+            s.first_scrape().await;
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let result = if a.workers > 1 {
+            let shared = team::Shared {
+                exe: &self.exe,
+                target: &self.target,
+                stream: a.stream,
+                tokenizer: a.tokenizer.clone(),
+                loaded: &self.run.tokenizer,
+                client: &self.client,
+                threads,
+            };
+            let r = team::run(&plan, a.workers, shared, &dir.workers(), interrupt).await?;
+            llmb_load::sink::write_all(&dir.records(), &r.records)
+                .with_context(|| format!("cannot write {}", dir.records().display()))?;
+            r
+        } else {
+            let sink = Sink::start(Some(&dir.records()), self.run.tokenizer.clone())
+                .with_context(|| format!("cannot write {}", dir.records().display()))?;
+            let ctx = DriverContext {
+                client: self.client.clone(),
+                target: self.target.clone(),
+                stream: a.stream,
+                progress,
+                interrupt,
+                threads,
+                start_at: None,
+                origin: None,
+            };
+            llmb_load::run(&plan, ctx, sink).await?
+        };
+        let scrapes = match scraper {
+            Some(s) => Some(s.finish().await),
+            None => None,
+        };
+        let summary = Summary::from_records(&result.records, Some(result.window));
+        let info = RunInfo {
+            model: self.model.clone(),
+            tokenizer: self.run.tokenizer.name().to_owned(),
+            gpus: a.gpus,
+            decode_gpus: a.decode_gpus,
+            streaming: a.stream,
+            concurrency: point.concurrency.as_flag(),
+            request_rate: a.request_rate,
+            burstiness: a.burstiness,
+            num_prompts: summary.requests,
+            good_requests: self
+                .run
+                .slo
+                .as_ref()
+                .map(|s| s.good_requests(&result.records)),
+            backend: format!("{:?}", a.server).to_lowercase(),
+            date: self.stamp.clone(),
+        };
+        let server = scrapes.as_deref().map(ServerView::from_scrapes);
+        Ok(PointRun::new(
+            point.clone(),
+            config,
+            info,
+            summary,
+            result,
+            scrapes,
+            server,
+        ))
+    }
+
+    /// The point's prepared requests and schedule.
+    fn load_plan(&self, point: &Point, count: Option<u64>) -> anyhow::Result<LoadPlan> {
+        let a = &self.run.settings;
+        let distinct = count.unwrap_or(10_000) + a.warmup;
+        let tokenizer = &self.run.tokenizer;
+        let entries: Vec<PromptEntry> = match &a.dataset {
+            Some(p) => dataset::from_file(p, tokenizer, Some(point.osl))
+                .map_err(|e| invalid(e.to_string()))?,
+            None => dataset::synthetic(
+                tokenizer,
+                distinct as usize,
+                LengthSpec {
+                    mean: point.isl,
+                    stddev: a.isl_stddev,
+                },
+                LengthSpec {
+                    mean: point.osl,
+                    stddev: a.osl_stddev,
+                },
+                a.seed,
+            )
+            .map_err(|e| invalid(e.to_string()))?,
+        };
+        let shape = RequestShape {
+            endpoint: a.endpoint,
+            model: self.model.clone(),
+            stream: a.stream,
+            ignore_eos: a.ignore_eos,
+            server: a.server,
+            prompt_token_ids: a.prompt_token_ids,
+            extra_body: self.run.extra_body.clone(),
+        };
+        let arrival = match a.request_rate {
+            Some(r) => Arrival::Rate {
+                per_second: r,
+                burstiness: a.burstiness,
+            },
+            None => Arrival::Immediate,
+        };
+        Ok(LoadPlan {
+            requests: dataset::prepare(&entries, &shape, tokenizer),
+            count,
+            warmup: a.warmup,
+            concurrency: point.concurrency,
+            arrival,
+            duration: a.duration,
+            grace: a.grace,
+            seed: a.seed,
+            shard: None,
+        })
+    }
+
+    /// `config.json`: the point's resolved settings (header names only, never values).
+    fn config(&self, point: &Point, count: Option<u64>, arrival: Arrival) -> Value {
+        let a = &self.run.settings;
+        json!({
+            "llmb_version": env!("CARGO_PKG_VERSION"),
+            "url": self.target.base_url, "embedded_engine": a.url.is_none(), "endpoint": a.endpoint, "model": self.model,
+            "server": a.server, "tokenizer": self.run.tokenizer.name(),
+            "isl": point.isl, "osl": point.osl, "isl_stddev": a.isl_stddev, "osl_stddev": a.osl_stddev,
+            "use_case": point.use_case.as_ref().map(|u| &u.name),
+            "dataset": a.dataset.as_ref().map(|p| p.display().to_string()),
+            "num_requests": count, "warmup": a.warmup, "duration_s": a.duration.map(|d| d.as_secs_f64()),
+            "concurrency": point.concurrency.as_flag(), "arrival": arrival, "seed": a.seed,
+            "ignore_eos": a.ignore_eos, "stream": a.stream, "prompt_token_ids": a.prompt_token_ids,
+            "extra_body": Value::Object(self.run.extra_body.clone()),
+            "headers": a.headers.iter().map(|h| h.split_once(':').map_or(h.as_str(), |(k, _)| k).to_owned()).collect::<Vec<_>>(),
+            "api_key_env": a.api_key_env, "timeout_s": a.timeout.as_secs_f64(), "gpus": a.gpus,
+            "slo": self.run.slo, "fail_if": a.fail_if, "started_unix_s": self.started_unix_s,
+        })
+    }
+
+    /// A /metrics scraper of the target, with the metric names of its engine family.
+    fn scraper(&self) -> Scraper {
+        let a = &self.run.settings;
+        let addr = self
+            .target
+            .uri("/")
+            .ok()
+            .and_then(|u| u.authority().map(|x| x.to_string()))
+            .unwrap_or_default();
+        let kind = match (a.url.is_none(), a.server) {
+            (true, _) => Some(EngineKind::Sim),
+            (false, ServerKind::Vllm) => Some(EngineKind::Vllm),
+            (false, ServerKind::Sglang) => Some(EngineKind::Sglang),
+            (false, ServerKind::Llamacpp) => Some(EngineKind::LlamaCpp),
+            _ => None,
+        };
+        Scraper::start(
+            addr,
+            "/metrics".into(),
+            telemetry::names_for(kind),
+            Duration::from_secs(1),
+        )
+    }
+}
+
+/// The model: `--model`, else the first of GET /v1/models.
+async fn resolve_model(
+    client: &HttpClient,
+    target: &Target,
+    given: Option<&str>,
+) -> anyhow::Result<String> {
+    match client.get_json(target, "/v1/models").await {
+        Ok(v) => match (given, v["data"][0]["id"].as_str()) {
+            (Some(m), _) => Ok(m.to_owned()),
+            (None, Some(m)) => Ok(m.to_owned()),
+            (None, None) => Err(invalid(format!(
+                "{} lists no models at /v1/models; pass --model",
+                target.base_url
+            ))),
+        },
+        Err(e @ ClientError::Unreachable { .. }) | Err(e @ ClientError::BadUrl(..)) => {
+            Err(invalid(e.to_string()))
+        }
+        Err(e) => match given {
+            Some(m) => Ok(m.to_owned()),
+            None => Err(invalid(format!(
+                "{e}; pass --model if the server has no /v1/models"
+            ))),
+        },
+    }
+}
+
+/// Nominal lengths of a point: its use case's, else `--isl`/`--osl`.
+fn lengths(run: &Resolved, uc: Option<&UseCase>) -> (u64, u64) {
+    uc.map_or((run.settings.isl as u64, run.settings.osl as u64), |u| {
+        (u64::from(u.isl), u64::from(u.osl))
+    })
+}
+
+/// Measured requests of a point: `--num-requests`; else concurrency × `--multi-round`;
+/// else none with `--duration`; else 10 × concurrency (256 unbounded).
+pub fn request_count(a: &llmb_settings::BenchSettings, c: Concurrency) -> Option<u64> {
+    match (a.num_requests, a.multi_round, c, a.duration) {
+        (Some(n), _, _, _) => Some(n),
+        (None, Some(k), Concurrency::Limit(c), _) => Some(c as u64 * k),
+        (None, _, _, Some(_)) => None,
+        (None, _, Concurrency::Limit(c), None) => Some(10 * c as u64),
+        (None, _, Concurrency::Unbounded, None) => Some(256),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmb_settings::BenchSettings;
+
+    #[test]
+    fn request_counts() {
+        let d = BenchSettings::default;
+        let c8 = Concurrency::Limit(8);
+        assert_eq!(request_count(&d(), c8), Some(80));
+        assert_eq!(request_count(&d(), Concurrency::Unbounded), Some(256));
+        assert_eq!(
+            request_count(
+                &BenchSettings {
+                    multi_round: Some(3),
+                    ..d()
+                },
+                c8
+            ),
+            Some(24)
+        );
+        assert_eq!(
+            request_count(
+                &BenchSettings {
+                    num_requests: Some(5),
+                    multi_round: Some(3),
+                    ..d()
+                },
+                c8
+            ),
+            Some(5)
+        );
+        let timed = BenchSettings {
+            duration: Some(Duration::from_secs(1)),
+            ..d()
+        };
+        assert_eq!(request_count(&timed, c8), None);
+    }
+}

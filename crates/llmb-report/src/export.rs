@@ -1,0 +1,226 @@
+//! One exporter per file a load point writes, behind one interface: a new output format is
+//! one more [`Exporter`] in [`EXPORTERS`]. [`write_point`] puts every file of a point in its
+//! folder; [`stdout_text`] is what `--format` prints.
+
+use std::path::PathBuf;
+
+use llmb_engines::telemetry::{Scrape, ServerView};
+use llmb_metrics::{RequestRecord, Summary, Warning};
+use llmb_settings::ReportFormat;
+use serde_json::{json, Value};
+
+use crate::run_dir::PointDir;
+use crate::{genai_perf, perf_summary, serving, summary_json, trtllm, RunInfo};
+
+/// Everything known about one finished load point, borrowed for the exporters.
+#[derive(Debug, Clone, Copy)]
+pub struct PointReport<'a> {
+    /// The metrics.
+    pub summary: &'a Summary,
+    /// Every record, warm-up included (the formats skip it).
+    pub records: &'a [RequestRecord],
+    /// Facts the formats print besides the metrics.
+    pub info: &'a RunInfo,
+    /// The resolved settings (`config.json`, GenAI-Perf's `input_config`).
+    pub config: &'a Value,
+    /// The client's own figures and verdict.
+    pub client: &'a Value,
+    /// Warnings about the data.
+    pub warnings: &'a [Warning],
+    /// The run stopped before its end.
+    pub interrupted: bool,
+    /// The server's /metrics scrapes, when they were taken.
+    pub scrapes: Option<&'a [Scrape]>,
+    /// What the scrapes say, when they were taken.
+    pub server: Option<&'a ServerView>,
+    /// Nominal input and output lengths of the point (perf_summary.txt).
+    pub isl: u64,
+    /// See `isl`.
+    pub osl: u64,
+}
+
+/// One file format.
+pub trait Exporter: Sync {
+    /// Where the file goes in the point's folder.
+    fn path(&self, dir: &PointDir) -> PathBuf;
+    /// Whether this point has the file at all.
+    fn wanted(&self, r: &PointReport<'_>) -> bool {
+        let _ = r;
+        true
+    }
+    /// The file's bytes.
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8>;
+}
+
+/// llmb's `config.json`: the resolved settings.
+pub struct Config;
+/// trtllm-bench's PERFORMANCE OVERVIEW.
+pub struct TrtllmOverview;
+/// benchmark_serving's printed block.
+pub struct ServingText;
+/// benchmark_serving's result JSON.
+pub struct ServingJson;
+/// GenAI-Perf's `profile_export_genai_perf.json`.
+pub struct GenaiPerfJson;
+/// GenAI-Perf's `profile_export_genai_perf.csv`.
+pub struct GenaiPerfCsv;
+/// The Dynamo recipe's `perf_summary.txt` (disaggregated runs).
+pub struct PerfSummary;
+/// llmb's `summary.json`.
+pub struct SummaryJson;
+/// The server's scrapes, one JSON line each.
+pub struct ServerMetrics;
+
+impl Exporter for Config {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.config()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        serde_json::to_vec_pretty(r.config).unwrap_or_default()
+    }
+}
+
+impl Exporter for TrtllmOverview {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.overview()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        trtllm::report(r.summary, r.info).into_bytes()
+    }
+}
+
+impl Exporter for ServingText {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.serving_txt()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        serving::report(r.summary, r.info).into_bytes()
+    }
+}
+
+impl Exporter for ServingJson {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.serving_json()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        serde_json::to_vec(&serving::result_json(r.summary, r.records, r.info)).unwrap_or_default()
+    }
+}
+
+impl Exporter for GenaiPerfJson {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.genai_json()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        let doc = genai_perf::json(r.summary, r.info, r.config.clone());
+        serde_json::to_vec_pretty(&doc).unwrap_or_default()
+    }
+}
+
+impl Exporter for GenaiPerfCsv {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.genai_csv()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        genai_perf::csv(r.summary, r.info).into_bytes()
+    }
+}
+
+impl Exporter for PerfSummary {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.perf_summary()
+    }
+    fn wanted(&self, r: &PointReport<'_>) -> bool {
+        r.info.decode_gpus.is_some()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        perf_summary::report(r.summary, r.info, r.isl, r.osl).into_bytes()
+    }
+}
+
+impl Exporter for SummaryJson {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.summary()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        let mut doc = summary_json::summary(
+            r.summary,
+            r.info,
+            r.client.clone(),
+            serde_json::to_value(r.warnings).unwrap_or_default(),
+            r.interrupted,
+        );
+        doc["server"] = json!({
+            "definition": summary_json::SERVER_DEFINITION,
+            "view": r.server,
+        });
+        serde_json::to_vec_pretty(&doc).unwrap_or_default()
+    }
+}
+
+impl Exporter for ServerMetrics {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.server_metrics()
+    }
+    fn wanted(&self, r: &PointReport<'_>) -> bool {
+        r.scrapes.is_some()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        let mut lines = Vec::new();
+        for x in r.scrapes.unwrap_or_default() {
+            if serde_json::to_writer(&mut lines, x).is_ok() {
+                lines.push(b'\n');
+            }
+        }
+        lines
+    }
+}
+
+/// Every file a point writes, in the order they are written.
+pub const EXPORTERS: &[&dyn Exporter] = &[
+    &TrtllmOverview,
+    &ServingText,
+    &ServingJson,
+    &GenaiPerfJson,
+    &GenaiPerfCsv,
+    &PerfSummary,
+    &ServerMetrics,
+    &SummaryJson,
+];
+
+/// Writes every wanted file of the point (`config.json` is written when the point starts,
+/// by [`Config`]).
+///
+/// # Errors
+/// A file that cannot be written, named.
+pub fn write_point(r: &PointReport<'_>, dir: &PointDir) -> std::io::Result<()> {
+    for e in EXPORTERS.iter().filter(|e| e.wanted(r)) {
+        let path = e.path(dir);
+        std::fs::write(&path, e.render(r)).map_err(|err| {
+            std::io::Error::new(
+                err.kind(),
+                format!("cannot write {}: {err}", path.display()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// What `--format` prints on stdout: each chosen report followed by a blank line; the CSV
+/// with plain line ends.
+pub fn stdout_text(r: &PointReport<'_>, format: ReportFormat) -> String {
+    let mut out = String::new();
+    if matches!(format, ReportFormat::Trtllm | ReportFormat::All) {
+        out.push_str(&trtllm::report(r.summary, r.info));
+        out.push('\n');
+    }
+    if matches!(format, ReportFormat::Serving | ReportFormat::All) {
+        out.push_str(&serving::report(r.summary, r.info));
+        out.push('\n');
+    }
+    if matches!(format, ReportFormat::GenaiPerf | ReportFormat::All) {
+        out.push_str(&genai_perf::csv(r.summary, r.info).replace("\r\n", "\n"));
+        out.push('\n');
+    }
+    out
+}
