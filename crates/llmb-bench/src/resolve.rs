@@ -126,9 +126,11 @@ impl Resolved {
         let extra_body = match &a.extra_body {
             Some(s) => match serde_json::from_str::<Value>(s) {
                 Ok(Value::Object(m)) => m,
-                _ => return Err(invalid(format!(
+                _ => {
+                    return Err(invalid(format!(
                     "--extra-body must be a JSON object, e.g. '{{\"temperature\": 0}}' (got `{s}`)"
-                ))),
+                )))
+                }
             },
             None => Map::new(),
         };

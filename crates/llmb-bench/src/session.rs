@@ -13,11 +13,11 @@ use llmb_load::client::HttpClient;
 use llmb_load::dataset::{self, PromptEntry, RequestShape, ServerKind};
 use llmb_load::driver::DriverContext;
 use llmb_load::progress::Progress;
-use llmb_load::scrape::Scraper;
 use llmb_load::sink::Sink;
 use llmb_load::team;
 use llmb_load::{Arrival, ClientError, Concurrency, LoadPlan, Target};
 use llmb_metrics::Summary;
+use llmb_probe::Scraper;
 use llmb_recipe::use_case::UseCase;
 use llmb_report::run_dir::{self, PointDir};
 use llmb_report::RunInfo;
@@ -183,11 +183,17 @@ impl Session {
         std::fs::write(dir.config(), serde_json::to_vec_pretty(&config)?)
             .with_context(|| format!("cannot write {}", dir.config().display()))?;
         let _ = std::fs::remove_file(dir.records());
-        let mut scraper = a.server_metrics.then(|| self.scraper());
         // The baseline scrape comes before the first request, so counters diff exactly.
-        if let Some(s) = scraper.as_mut() {
-            s.first_scrape().await;
-        }
+        let scraper = match a.server_metrics.then(|| self.scraper()) {
+            Some(mut s) => Some(
+                tokio::task::spawn_blocking(move || {
+                    s.first_scrape();
+                    s
+                })
+                .await?,
+            ),
+            None => None,
+        };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let result = if a.workers > 1 {
             let shared = team::Shared {
@@ -219,7 +225,7 @@ impl Session {
             llmb_load::run(&plan, ctx, sink).await?
         };
         let scrapes = match scraper {
-            Some(s) => Some(s.finish().await),
+            Some(s) => Some(tokio::task::spawn_blocking(move || s.finish()).await?),
             None => None,
         };
         let summary = Summary::from_records(&result.records, Some(result.window));

@@ -1,6 +1,6 @@
 //! The server's side of a run, as data: which Prometheus names carry the common quantities
 //! of each engine, one scrape, and the sum of a run's scrapes next to the client's view.
-//! The scraper itself (HTTP, an interval) is `llmb_load::scrape`.
+//! The scraper itself (HTTP, an interval) is `llmb_probe`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,13 +1,15 @@
-//! Where llmb runs execute and how we remember them: Slurm's client commands and the job
-//! states they report, the SQLite jobs store, and the `llmb-config_<JOBID>.yaml` provenance
-//! file written next to each submitted job, the [`plan::Plan`] both launchers execute and the
-//! sbatch script rendered from it.
+//! Where llmb runs execute and how we remember them: the [`plan::Plan`] a recipe becomes,
+//! its executor ([`exec`], `llmb run-plan`: servers started, watched and stopped, load
+//! steps run, on this machine or inside a Slurm allocation), Slurm's client commands and
+//! the job states they report, the sbatch script rendered from a plan, the SQLite jobs
+//! store, and the `llmb-config_<JOBID>.yaml` provenance file written next to each job.
 //!
 //! Blocking and free of any async runtime: the binary calls into it with `spawn_blocking`.
-//! Nothing here prints or exits.
+//! Nothing here exits; only the executor prints (its own log lines, on stdout).
 #![warn(missing_docs)]
 
 pub mod engines;
+pub mod exec;
 pub mod jobs;
 pub mod plan;
 pub mod slurm;
@@ -19,7 +21,9 @@ pub use jobs::provenance::{
     Provenance, ProvenanceError, Secrets, WorkloadInfo,
 };
 pub use jobs::store::{JobFilter, JobRecord, JobStore, LauncherKind, StateUpdate, StoreError};
-pub use plan::{LoadStep, OfflineRun, Plan, PlanOptions, PortChoice, ServerPlan, UseCasePlan};
+pub use plan::{
+    DatasetLengths, LoadStep, OfflineRun, Plan, PlanOptions, PortChoice, ServerPlan, UseCasePlan,
+};
 pub use slurm::commands::{ExitCode, JobDetails, JobId, Slurm, SlurmError, SubmitRequest};
 pub use slurm::state::JobState;
 pub use time::UtcTime;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::engines::{self as eng, ServerRole};
 
 /// The plan format version written into `plan.json`.
-pub const PLAN_VERSION: u32 = 3;
+pub const PLAN_VERSION: u32 = 4;
 
 /// Everything `llmb run-plan` needs, self-contained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,6 +175,38 @@ pub struct LoadStep {
     pub offline: Option<OfflineRun>,
 }
 
+/// What an offline step's dataset holds: trtllm-bench's JSONL of `num_requests` requests
+/// of exactly `isl` random token ids each, asking `osl` tokens (`llmb dataset --format
+/// trtllm`, seed 0), under `tokenizer` (`None`: the built-in one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetLengths {
+    /// Input tokens per request.
+    pub isl: u64,
+    /// Output tokens asked per request.
+    pub osl: u64,
+    /// Lines.
+    pub num_requests: u64,
+    /// Tokenizer file, folder or name.
+    pub tokenizer: Option<String>,
+}
+
+impl DatasetLengths {
+    /// The `llmb dataset` command that writes the same file to `path`.
+    pub fn command_line(&self, path: &Path) -> String {
+        let mut c = format!(
+            "llmb dataset --format trtllm --isl {} --osl {} --num-requests {} --output {}",
+            self.isl,
+            self.osl,
+            self.num_requests,
+            path.display()
+        );
+        if let Some(t) = &self.tokenizer {
+            c.push_str(&format!(" --tokenizer {t}"));
+        }
+        c
+    }
+}
+
 /// An offline benchmark run (reference 2.2): the dataset it needs, the engine, its ranks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OfflineRun {
@@ -186,8 +218,8 @@ pub struct OfflineRun {
     pub nodes: Vec<u32>,
     /// Ranks per node.
     pub ranks_per_node: u32,
-    /// `llmb` arguments that write the dataset when it is missing (`dataset ...`).
-    pub dataset_args: Vec<String>,
+    /// How to write the dataset when it is missing.
+    pub dataset_lengths: DatasetLengths,
     /// The dataset file (`workloads/<key>/dataset_<use case>_<isl>_<osl>.txt`, as the seeds).
     pub dataset: PathBuf,
     /// The engine's stdout (`<LOG_NAME>_streaming-on.out` in the experiment folder).
@@ -494,21 +526,12 @@ fn offline_run(
     settings.bench.num_requests = requests;
     settings.bench.concurrency = Some(c.as_i64());
     settings.bench.streaming = spec.streaming;
-    let mut dataset_args: Vec<String> = ["dataset", "--format", "trtllm", "--isl"]
-        .map(String::from)
-        .to_vec();
-    dataset_args.extend([
-        uc.isl.to_string(),
-        "--osl".into(),
-        uc.osl.to_string(),
-        "--num-requests".into(),
-        requests.unwrap_or(50_000).max(50_000).to_string(),
-        "--output".into(),
-        dataset.display().to_string(),
-    ]);
-    if let Some(t) = eng::tokenizer(spec).or_else(|| settings.model.clone()) {
-        dataset_args.extend(["--tokenizer".into(), t]);
-    }
+    let dataset_lengths = DatasetLengths {
+        isl: u64::from(uc.isl),
+        osl: u64::from(uc.osl),
+        num_requests: requests.unwrap_or(50_000).max(50_000),
+        tokenizer: eng::tokenizer(spec).or_else(|| settings.model.clone()),
+    };
     let name = dir
         .parent()
         .and_then(Path::file_name)
@@ -519,7 +542,7 @@ fn offline_run(
         settings,
         nodes: (0..spec.nodes).collect(),
         ranks_per_node: spec.ntasks_per_node,
-        dataset_args,
+        dataset_lengths,
         dataset,
         log: dir.join(format!(
             "{name}_streaming-{}.out",
@@ -682,8 +705,8 @@ impl Plan {
                 let _ = writeln!(t, "  $ {}", spec.command_line());
                 let _ = writeln!(
                     t,
-                    "  dataset (when missing): llmb {}",
-                    o.dataset_args.join(" ")
+                    "  dataset (when missing): {}",
+                    o.dataset_lengths.command_line(&o.dataset)
                 );
                 spec_text(&mut t, &spec);
             }

@@ -4,14 +4,11 @@
 #![warn(missing_docs)]
 
 pub mod client;
-pub mod dataset;
-pub mod dataset_writer;
+pub use llmb_workload::{dataset, dataset_writer, progress};
 pub mod driver;
 pub mod limits;
 pub mod plan;
-pub mod progress;
 pub mod schedule;
-pub mod scrape;
 pub mod sink;
 pub mod team;
 pub mod verdict;

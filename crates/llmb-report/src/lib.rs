@@ -7,6 +7,7 @@
 
 pub mod export;
 pub mod genai_perf;
+pub mod import;
 pub mod perf_summary;
 pub mod run_dir;
 pub mod serving;

@@ -1,12 +1,10 @@
-//! `llmb import`: read another tool's report and write llmb's result files from it, so
-//! offline trtllm-bench runs sit next to online `llmb bench` runs in the same format.
+//! `llmb import`: read another tool's report into llmb's result files (`llmb_report::import`).
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use llmb_report::import::{self, ImportError};
 use llmb_report::run_dir::{self, PointDir};
-use llmb_report::{summary_json, trtllm_bench_log};
 
 use super::{bad, ExitStatus};
 use crate::cli::import::{ImportArgs, ImportSource, TrtllmBenchImportArgs};
@@ -19,12 +17,6 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn trtllm_bench(a: TrtllmBenchImportArgs) -> anyhow::Result<ExitStatus> {
-    let text =
-        std::fs::read(&a.log).map_err(|e| bad(format!("cannot read {}: {e}", a.log.display())))?;
-    // Logs can hold stray non-UTF-8 bytes (progress bars, binary noise): keep the rest.
-    let text = String::from_utf8_lossy(&text);
-    let report = trtllm_bench_log::parse(&text)
-        .map_err(|e| bad(format!("cannot import {}: {e}", a.log.display())))?;
     let dir = PointDir::new(match &a.output_dir {
         Some(d) => d.clone(),
         None => {
@@ -38,27 +30,17 @@ fn trtllm_bench(a: TrtllmBenchImportArgs) -> anyhow::Result<ExitStatus> {
             )
         }
     });
-    std::fs::create_dir_all(&dir.dir)
-        .with_context(|| format!("cannot create result folder {}", dir.dir.display()))?;
-    let doc = summary_json::from_trtllm_bench(&report, &a.log.display().to_string());
-    std::fs::write(dir.summary(), serde_json::to_vec_pretty(&doc)?)
-        .with_context(|| format!("cannot write {}", dir.summary().display()))?;
-    let overview = trtllm_bench_log::render(&report);
-    std::fs::write(dir.overview(), &overview)
-        .with_context(|| format!("cannot write {}", dir.overview().display()))?;
+    let done = import::trtllm_bench(&a.log, &dir).map_err(|e| match e {
+        ImportError::Input(m) => bad(m),
+        ImportError::Output(m) => anyhow::anyhow!(m),
+    })?;
     if !a.quiet {
-        writeln!(std::io::stdout().lock(), "{overview}")?;
+        writeln!(std::io::stdout().lock(), "{}", done.overview)?;
     }
     writeln!(
         std::io::stderr().lock(),
-        "imported trtllm-bench report ({} requests, {}) from {}\nresults: {}",
-        report.request.num_requests,
-        if report.streaming.is_some() {
-            "streaming"
-        } else {
-            "not streaming: no TTFT/TPOT"
-        },
-        a.log.display(),
+        "{}\nresults: {}",
+        done.describe(&a.log),
         dir.dir.display()
     )?;
     Ok(ExitStatus::OK)

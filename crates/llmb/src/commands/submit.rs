@@ -77,7 +77,7 @@ pub async fn run(a: SubmitArgs) -> anyhow::Result<ExitStatus> {
         .map_err(|e| bad(format!("{}: {e}", spec.workload_key)))?;
         if !a.dry_run {
             // Engines that cannot start here fail now, not minutes later in the job.
-            super::run_plan::preflight(&plan, a.launcher == LauncherArg::Slurm).map_err(bad)?;
+            llmb_launch::exec::preflight(&plan, a.launcher == LauncherArg::Slurm).map_err(bad)?;
         }
         let ok = match a.launcher {
             LauncherArg::Slurm => submit_slurm(&install, spec, &plan, &env, a.dry_run)?,

@@ -4,9 +4,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use llmb_engines::telemetry::ServerView;
-use llmb_load::scrape::Scraper;
+use llmb_probe::Scraper;
 
-use super::*;
+use super::place::Placement;
+use super::Running;
 
 /// Starts a scraper for each ready engine that exposes metrics, except the load target.
 pub(super) fn scrape_servers(
@@ -36,7 +37,7 @@ pub(super) fn scrape_servers(
 
 /// `server_metrics_<server>.jsonl` per scraped engine and `servers.json` with each one's
 /// summary, in the step's result folder.
-pub(super) async fn write_server_metrics(
+pub(super) fn write_server_metrics(
     scrapers: Vec<(String, Scraper)>,
     dir: &Path,
 ) -> anyhow::Result<()> {
@@ -45,7 +46,7 @@ pub(super) async fn write_server_metrics(
     }
     let mut views = serde_json::Map::new();
     for (name, sc) in scrapers {
-        let scrapes = sc.finish().await;
+        let scrapes = sc.finish();
         let mut lines = Vec::new();
         for x in &scrapes {
             serde_json::to_writer(&mut lines, x)?;

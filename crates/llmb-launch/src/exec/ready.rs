@@ -1,14 +1,12 @@
-//! Watching engines: readiness by each engine's own rule with a deadline and backoff, early
-//! exits with the log tail, and stopping (signal, grace, SIGKILL to the process group).
+//! Watching engines: readiness by each engine's own rule with a deadline and backoff (a
+//! stop signal cuts the wait short), and early exits reported with the log tail.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use llmb_engines::{StopPolicy, StopSignal};
-use tokio::process::Child;
-
-use super::*;
-use crate::commands::jobs::tail;
+use super::place::Placement;
+use super::stop::Stop;
+use super::{say, tail, Running, LOG_TAIL};
 
 /// How long an engine may take to answer `/health` (override: `LLMB_READY_TIMEOUT_S`).
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -38,10 +36,11 @@ pub(super) fn any_exited(running: &mut [Running<'_>]) -> anyhow::Result<Option<S
 /// Polls (with backoff) until server `i` is ready: its port known and its readiness probe
 /// met. An engine without a probe of its own is ready once started (a Dynamo worker is
 /// judged by the frontend's health, which lists it). Any engine exiting meanwhile fails.
-pub(super) async fn wait_ready(
+pub(super) fn wait_ready(
     running: &mut [Running<'_>],
     i: usize,
     placement: &Placement,
+    stop: &Stop,
 ) -> anyhow::Result<()> {
     if running.get(i).is_none_or(|r| r.ready) {
         return Ok(());
@@ -54,6 +53,7 @@ pub(super) async fn wait_ready(
     let host = placement.host_of(running[i].plan);
     let mut pause = Duration::from_millis(20);
     loop {
+        stop.check()?;
         if let Some(e) = any_exited(running)? {
             anyhow::bail!("{e}");
         }
@@ -68,8 +68,7 @@ pub(super) async fn wait_ready(
         }
         if let Some(p) = r.port {
             if let Ok((code, body)) =
-                llmb_load::scrape::get(&format!("{host}:{p}"), &probe.path, Duration::from_secs(2))
-                    .await
+                llmb_probe::get(&format!("{host}:{p}"), &probe.path, Duration::from_secs(2))
             {
                 if probe.is_ready(code, &body) {
                     r.url = Some(format!("http://{host}:{p}"));
@@ -93,7 +92,7 @@ pub(super) async fn wait_ready(
                 tail(&r.plan.log, LOG_TAIL).unwrap_or_default()
             );
         }
-        tokio::time::sleep(pause).await;
+        stop.wait_timeout(pause);
         pause = (pause * 2).min(Duration::from_millis(500));
     }
 }
@@ -109,41 +108,6 @@ pub(super) fn listening_port(log: &Path) -> Option<u16> {
 
 /// The stop signal, up to the engine's grace, then SIGKILL. A local engine runs in its own
 /// process group, which is signalled whole.
-pub(super) async fn terminate(child: &mut Child, policy: StopPolicy) {
-    if matches!(child.try_wait(), Ok(Some(_))) {
-        return;
-    }
-    let sig = match policy.signal {
-        StopSignal::Term => libc::SIGTERM,
-        StopSignal::Int => libc::SIGINT,
-    };
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        // SAFETY: kill(2) on our own child's pid (and its group, when it leads one), which
-        // has not been reaped yet.
-        unsafe {
-            if libc::getpgid(pid) == pid {
-                libc::kill(-pid, sig);
-            } else {
-                libc::kill(pid, sig);
-            }
-        }
-    }
-    if tokio::time::timeout(policy.grace, child.wait())
-        .await
-        .is_err()
-    {
-        if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-            // SAFETY: as above.
-            unsafe {
-                if libc::getpgid(pid) == pid {
-                    libc::kill(-pid, libc::SIGKILL);
-                }
-            }
-        }
-        let _ = child.kill().await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

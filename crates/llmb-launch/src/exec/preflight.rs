@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::plan::Plan;
 use llmb_engines::{self as engine};
-use llmb_launch::Plan;
 
 use super::place::program_of;
 

@@ -3,19 +3,22 @@
 //! group; ports, config files, Dynamo control-plane addresses, offline engine steps.
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use llmb_engines::{self as engine, EngineKind, EngineSpec};
-use llmb_launch::{LoadStep, OfflineRun, Plan, PortChoice, ServerPlan, ServerRole};
-use tokio::process::{Child, Command};
-use tokio::sync::watch;
+use llmb_settings::invalid as bad;
+use llmb_tokenizer::{LengthSpec, Tokenizer};
+use llmb_workload::dataset_writer::{self, DatasetFormat, DatasetSpec};
+use llmb_workload::progress::Progress;
 
-use super::*;
-use crate::commands::bad;
-use crate::commands::jobs::tail;
+use super::child::{own_group, Proc};
+use super::stop::Stop;
+use super::{say, Running};
+use crate::engines::ServerRole;
+use crate::plan::{DatasetLengths, LoadStep, OfflineRun, Plan, PortChoice, ServerPlan};
 
 /// Where processes go: children here, or srun steps on the allocation's nodes.
 pub(super) struct Placement {
@@ -24,7 +27,7 @@ pub(super) struct Placement {
 }
 
 impl Placement {
-    pub(super) async fn detect() -> anyhow::Result<Placement> {
+    pub(super) fn detect() -> anyhow::Result<Placement> {
         let Ok(list) = std::env::var("SLURM_JOB_NODELIST") else {
             return Ok(Placement { nodes: Vec::new() });
         };
@@ -35,7 +38,6 @@ impl Placement {
             .args(["show", "hostnames", &list])
             .stdin(Stdio::null())
             .output()
-            .await
             .context("cannot run scontrol show hostnames")?;
         if !out.status.success() {
             anyhow::bail!(
@@ -220,17 +222,17 @@ impl Placement {
 }
 
 impl Placement {
-    /// An offline engine step: writes the dataset when it is missing (`llmb dataset`), the
-    /// engine's config files into the experiment folder, then starts the engine over its
-    /// ranks (through srun inside a job, in its container when it has an image).
-    pub(super) async fn start_offline(
+    /// An offline engine step: writes the dataset when it is missing, the engine's config
+    /// files into the experiment folder, then starts the engine over its ranks (through
+    /// srun inside a job, in its container when it has an image).
+    pub(super) fn start_offline(
         &self,
         plan: &Plan,
         step: &LoadStep,
         o: &OfflineRun,
         bench_log: &Path,
-        stop: &mut watch::Receiver<Option<&'static str>>,
-    ) -> anyhow::Result<Child> {
+        stop: &Stop,
+    ) -> anyhow::Result<Proc> {
         let spec = engine::spec(o.engine, &o.settings)
             .map_err(|e| bad(format!("step {}: {e}", step.name)))?;
         if !o.dataset.exists() {
@@ -238,24 +240,13 @@ impl Placement {
                 "run-plan: writing dataset {}",
                 o.dataset.display()
             ));
-            let log = std::fs::File::create(bench_log)?;
-            let mut c = Command::new(&plan.llmb)
-                .args(&o.dataset_args)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .kill_on_drop(true)
-                .spawn()
-                .with_context(|| format!("cannot start {}", plan.llmb.display()))?;
-            let st = interruptible(stop, c.wait()).await??;
-            if !st.success() {
-                anyhow::bail!(
-                    "writing the dataset {} failed ({st}); last lines of {}:\n{}",
-                    o.dataset.display(),
-                    bench_log.display(),
-                    tail(bench_log, LOG_TAIL).unwrap_or_default()
-                );
-            }
+            write_dataset(&o.dataset_lengths, &o.dataset, stop).map_err(|e| {
+                let _ = std::fs::write(bench_log, format!("error: {e:#}\n"));
+                e.context(format!(
+                    "writing the dataset {} failed",
+                    o.dataset.display()
+                ))
+            })?;
         }
         for (name, text) in &spec.files {
             let path = step.experiment_dir.join(name);
@@ -311,7 +302,7 @@ impl Placement {
         workdir: &Path,
         env: &[(String, String)],
         log: std::fs::File,
-    ) -> anyhow::Result<Child> {
+    ) -> anyhow::Result<Proc> {
         let mut cmd = if self.in_slurm() {
             let names = self.names(nodes, name)?;
             let mut c = Command::new("srun");
@@ -342,43 +333,70 @@ impl Placement {
             c
         } else {
             let mut c = Command::new(&p.program);
-            c.args(&p.args).current_dir(workdir).process_group(0);
-            die_with_parent(&mut c);
+            c.args(&p.args).current_dir(workdir);
+            own_group(&mut c);
             c
         };
-        Ok(cmd
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()?)
+        Ok(Proc(
+            cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .spawn()?,
+        ))
     }
 }
 
-/// Reads the offline engine's report into the step's result files
-/// (`llmb import trtllm-bench LOG --output-dir DIR`).
-pub(super) async fn import_offline(
-    plan: &Plan,
-    step: &LoadStep,
-    o: &OfflineRun,
-    bench_log: &Path,
-) -> anyhow::Result<std::process::ExitStatus> {
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(bench_log)?;
-    Command::new(&plan.llmb)
-        .args(["import", "trtllm-bench"])
-        .arg(&o.log)
-        .arg("--output-dir")
-        .arg(&step.experiment_dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .status()
-        .await
-        .with_context(|| format!("cannot run {} import", plan.llmb.display()))
+/// Writes trtllm-bench's dataset (as `llmb dataset --format trtllm`, seed 0) to `path`
+/// through a temporary file renamed at the end, so an interrupted write never leaves a
+/// file that a later run would take as complete. A stop signal abandons it.
+fn write_dataset(d: &DatasetLengths, path: &Path, stop: &Stop) -> anyhow::Result<()> {
+    let spec = DatasetSpec {
+        format: DatasetFormat::Trtllm,
+        num_requests: d.num_requests,
+        isl: LengthSpec {
+            mean: d.isl,
+            stddev: 0.0,
+        },
+        osl: LengthSpec {
+            mean: d.osl,
+            stddev: 0.0,
+        },
+        seed: 0,
+    };
+    let tok = Tokenizer::load(d.tokenizer.as_deref().map(Path::new)).map_err(|e| {
+        bad(format!(
+            "tokenizer {}: {e}",
+            d.tokenizer.as_deref().unwrap_or("(built-in)")
+        ))
+    })?;
+    let part = path.with_extension("part");
+    let file =
+        std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
+    let writer = std::thread::spawn(move || {
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        dataset_writer::write(&tok, &spec, &mut w, &Progress::default())?;
+        w.flush().map_err(dataset_writer::DatasetWriteError::Io)
+    });
+    while !writer.is_finished() {
+        if stop
+            .wait_timeout(std::time::Duration::from_millis(50))
+            .is_some()
+        {
+            let _ = std::fs::remove_file(&part);
+            stop.check()?;
+        }
+    }
+    let written = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the dataset writer panicked"))
+        .and_then(|r| r.map(|_| ()).map_err(anyhow::Error::new));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&part);
+        return Err(e);
+    }
+    std::fs::rename(&part, path)
+        .with_context(|| format!("cannot move {} to {}", part.display(), path.display()))
 }
 
 /// The program to run: the simulator is this `llmb`; others as the adapter names them.
@@ -404,15 +422,4 @@ pub(super) fn uses_mpi(s: &ServerPlan) -> bool {
 pub(super) fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind(("0.0.0.0", 0)).context("cannot find a free port")?;
     Ok(l.local_addr()?.port())
-}
-
-/// The child gets SIGKILL if run-plan dies without stopping it (e.g. `kill -9`).
-pub(super) fn die_with_parent(c: &mut Command) {
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        c.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
 }

@@ -1,0 +1,138 @@
+//! Signals that stop a run (SIGTERM from Slurm at the time limit or on scancel, SIGINT
+//! from a terminal), without an async runtime: the handler only records the signal and
+//! writes one byte to a pipe; a watcher thread wakes on that byte, publishes the signal to
+//! every waiter, and runs the caller's hook (the early `run_status.json`).
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// The first signal received (0: none yet).
+static FIRST: AtomicI32 = AtomicI32::new(0);
+/// Write end of the wake-up pipe (-1: not installed).
+static WAKE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let _ = FIRST.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    let fd = WAKE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let b = 1u8;
+        // SAFETY: write(2) is async-signal-safe; the buffer outlives the call.
+        unsafe { libc::write(fd, (&raw const b).cast(), 1) };
+    }
+}
+
+/// The name a stop signal is reported by.
+fn name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
+/// Whether a stop signal has arrived, shared by every wait of the run.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    state: Arc<(Mutex<Option<&'static str>>, Condvar)>,
+}
+
+impl Stop {
+    /// Catches SIGTERM and SIGINT from now on; `hook` runs once, on the watcher thread,
+    /// when the first arrives. One per process.
+    ///
+    /// # Errors
+    /// The pipe or the handlers cannot be set up.
+    pub fn install(hook: impl FnOnce(&'static str) + Send + 'static) -> std::io::Result<Stop> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two fds we then own.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fds[0] is a fresh descriptor owned by nobody else.
+        let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        WAKE.store(fds[1], Ordering::SeqCst);
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            // SAFETY: a handler that only touches atomics and write(2).
+            let prev = unsafe {
+                libc::signal(
+                    sig,
+                    on_signal as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t,
+                )
+            };
+            if prev == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        let stop = Stop {
+            state: Arc::new((Mutex::new(None), Condvar::new())),
+        };
+        let shared = stop.clone();
+        std::thread::Builder::new()
+            .name("llmb-signals".into())
+            .spawn(move || {
+                let mut pipe = std::fs::File::from(read_end);
+                let mut b = [0u8; 1];
+                loop {
+                    match pipe.read(&mut b) {
+                        Ok(1) => break,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        _ => return,
+                    }
+                }
+                let sig = name(FIRST.load(Ordering::SeqCst));
+                {
+                    let (lock, cv) = &*shared.state;
+                    *lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(sig);
+                    cv.notify_all();
+                }
+                hook(sig);
+            })?;
+        Ok(stop)
+    }
+
+    /// A stop that never fires (tests).
+    pub fn never() -> Stop {
+        Stop {
+            state: Arc::new((Mutex::new(None), Condvar::new())),
+        }
+    }
+
+    /// The signal that stopped the run, if one did.
+    pub fn signal(&self) -> Option<&'static str> {
+        *self.state.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An error when stopped: `interrupted by SIGTERM`.
+    ///
+    /// # Errors
+    /// When a signal arrived.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.signal() {
+            Some(sig) => anyhow::bail!("interrupted by {sig}"),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits up to `d`, returning early (with the signal) when one arrives.
+    pub fn wait_timeout(&self, d: Duration) -> Option<&'static str> {
+        let (lock, cv) = &*self.state;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = cv
+            .wait_timeout_while(guard, d, |s| s.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        *guard
+    }
+
+    /// Waits until a signal arrives.
+    pub fn wait(&self) -> &'static str {
+        let (lock, cv) = &*self.state;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = cv
+            .wait_while(guard, |s| s.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        guard.unwrap_or("a signal")
+    }
+}

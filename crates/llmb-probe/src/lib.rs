@@ -1,0 +1,224 @@
+//! Talking to an engine outside the load: the one plain HTTP GET that readiness probes and
+//! `/metrics` scrapes share, and the scraper, a thread that reads an engine's Prometheus
+//! endpoint once before the load, every interval while it runs and once after, by the
+//! engine's own metric names (`llmb_engines::telemetry`). Blocking, on its own thread: it
+//! never runs on the load generator's runtime, and the launch crate needs no runtime.
+#![warn(missing_docs)]
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use llmb_engines::telemetry::Scrape;
+use llmb_engines::{CommonMetrics, CommonSample};
+
+/// The most of a body read (a /metrics page is a few hundred KiB at most).
+const BODY_LIMIT: u64 = 4 << 20;
+
+/// `GET path` over HTTP/1.0 from `host:port`: the status and up to 4 MiB of the body, all
+/// within `timeout`.
+///
+/// # Errors
+/// Unreachable, too slow, or not an HTTP response; said in one line.
+pub fn get(addr: &str, path: &str, timeout: Duration) -> Result<(u16, String), String> {
+    let deadline = Instant::now() + timeout;
+    let slow = || format!("GET {path} took longer than {timeout:?}");
+    let sock = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot connect to {addr}: no address"))?;
+    let mut s = TcpStream::connect_timeout(&sock, timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    };
+    s.set_write_timeout(Some(left().ok_or_else(slow)?))
+        .map_err(|e| e.to_string())?;
+    let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    while (buf.len() as u64) < BODY_LIMIT {
+        s.set_read_timeout(Some(left().ok_or_else(slow)?))
+            .map_err(|e| e.to_string())?;
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(slow())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    parse_response(&buf)
+}
+
+/// The status and body of a raw HTTP/1.x response.
+fn parse_response(buf: &[u8]) -> Result<(u16, String), String> {
+    let text = String::from_utf8_lossy(buf);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| "not an HTTP response".to_string())?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| "not an HTTP response".to_string())?;
+    Ok((status, body.to_owned()))
+}
+
+/// `GET path` from `host:port`; the body when the status is 200.
+///
+/// # Errors
+/// As [`get`], and any other status.
+pub fn fetch(addr: &str, path: &str, timeout: Duration) -> Result<String, String> {
+    match get(addr, path, timeout)? {
+        (200, body) => Ok(body),
+        (status, _) => Err(format!("GET {path} answered {status}")),
+    }
+}
+
+/// A running scraper thread.
+#[derive(Debug)]
+pub struct Scraper {
+    stop: mpsc::Sender<()>,
+    first: Option<mpsc::Receiver<()>>,
+    thread: JoinHandle<Vec<Scrape>>,
+}
+
+impl Scraper {
+    /// Scrapes `addr` + `path` now and then every `interval` until [`Scraper::finish`].
+    /// Scrapes that fail are skipped (an engine without metrics gives no samples).
+    pub fn start(addr: String, path: String, names: CommonMetrics, interval: Duration) -> Scraper {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let (first_tx, first) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("llmb-scrape".into())
+            .spawn(move || {
+                let t0 = Instant::now();
+                let mut out = Vec::new();
+                let mut first_tx = Some(first_tx);
+                loop {
+                    if let Ok(text) = fetch(&addr, &path, Duration::from_secs(5)) {
+                        out.push(Scrape {
+                            at_ms: t0.elapsed().as_secs_f64() * 1000.0,
+                            sample: CommonSample::from_exposition(&text, &names),
+                        });
+                    }
+                    if let Some(tx) = first_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    // Waits out the interval, or wakes at once when asked to stop: then one
+                    // last scrape was just taken after the stop, or is taken now.
+                    match stopped.recv_timeout(interval) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            if let Ok(text) = fetch(&addr, &path, Duration::from_secs(5)) {
+                                out.push(Scrape {
+                                    at_ms: t0.elapsed().as_secs_f64() * 1000.0,
+                                    sample: CommonSample::from_exposition(&text, &names),
+                                });
+                            }
+                            return out;
+                        }
+                    }
+                }
+            })
+            .expect("cannot start the scraper thread");
+        Scraper {
+            stop,
+            first: Some(first),
+            thread,
+        }
+    }
+
+    /// Waits until the first scrape has been tried (so a baseline taken before the load
+    /// starts really precedes it).
+    pub fn first_scrape(&mut self) {
+        if let Some(rx) = self.first.take() {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Takes a last scrape and returns them all.
+    pub fn finish(self) -> Vec<Scrape> {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A server that answers each connection with `response` (a real socket).
+    fn serve(response: &'static str, connections: usize) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for s in l.incoming().take(connections) {
+                let mut s = s.unwrap();
+                let mut req = [0u8; 1024];
+                let _ = s.read(&mut req);
+                let _ = s.write_all(response.as_bytes());
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn get_reads_status_and_body() {
+        let addr = serve("HTTP/1.0 503 Service Unavailable\r\nX: y\r\n\r\nloading", 2);
+        assert_eq!(
+            get(&addr, "/health", Duration::from_secs(5)).unwrap(),
+            (503, "loading".to_string())
+        );
+        assert_eq!(
+            fetch(&addr, "/health", Duration::from_secs(5)).unwrap_err(),
+            "GET /health answered 503"
+        );
+    }
+
+    #[test]
+    fn a_closed_port_is_an_error() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        drop(l);
+        assert!(get(&addr, "/", Duration::from_secs(2))
+            .unwrap_err()
+            .starts_with("cannot connect"));
+    }
+
+    #[test]
+    fn garbage_is_not_a_response() {
+        assert_eq!(
+            parse_response(b"hello").unwrap_err(),
+            "not an HTTP response"
+        );
+    }
+
+    #[test]
+    fn scraper_takes_a_baseline_and_a_last_scrape() {
+        let page =
+            "HTTP/1.0 200 OK\r\n\r\nvllm:num_requests_running 3\nvllm:generation_tokens_total 42\n";
+        let addr = serve(page, 2);
+        let names = llmb_engines::telemetry::names_for(Some(llmb_engines::EngineKind::Vllm));
+        let mut s = Scraper::start(addr, "/metrics".into(), names, Duration::from_secs(3600));
+        s.first_scrape();
+        let scrapes = s.finish();
+        assert_eq!(scrapes.len(), 2, "{scrapes:?}");
+        assert_eq!(scrapes[1].sample.generated_tokens_total, Some(42.0));
+    }
+}
