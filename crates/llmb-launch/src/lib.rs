@@ -10,9 +10,11 @@
 
 pub mod engines;
 pub mod exec;
+pub mod install;
 pub mod jobs;
 pub mod plan;
 pub mod slurm;
+pub mod submit;
 pub mod time;
 
 pub use engines::ServerRole;

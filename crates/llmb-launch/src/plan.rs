@@ -246,6 +246,12 @@ pub fn workload_dir(install: &Path, key: &str) -> PathBuf {
     install.join("workloads").join(key)
 }
 
+/// `run_status.json` in a run folder: how `llmb run-plan` ended, written by the executor
+/// and read by `llmb jobs`.
+pub fn status_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("run_status.json")
+}
+
 /// The run folder: `workloads/<key>/experiments/<key>_<size>_<dtype>_gpus<scale>/<stamp>`.
 pub fn run_dir(install: &Path, spec: &RunSpec, stamp: &str) -> PathBuf {
     workload_dir(install, &spec.workload_key)
@@ -717,6 +723,21 @@ impl Plan {
     /// `plan.json` in the run folder.
     pub fn path(&self) -> PathBuf {
         self.run_dir.join("plan.json")
+    }
+
+    /// `run_status.json`: how `llmb run-plan` ended ([`status_path`]).
+    pub fn status_path(&self) -> PathBuf {
+        status_path(&self.run_dir)
+    }
+
+    /// The local launcher's job log (run-plan's output).
+    pub fn local_log_path(&self) -> PathBuf {
+        self.run_dir.join("job.log")
+    }
+
+    /// Slurm's output file of job `id` (the script's `--output`).
+    pub fn slurm_log_path(&self, id: &str) -> PathBuf {
+        self.run_dir.join(format!("slurm-{id}.out"))
     }
 
     /// The sbatch script's path in the run folder.

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::plan::{LoadStep, Plan, ServerPlan};
 
-mod child;
+pub(crate) mod child;
 mod logs;
 mod place;
 mod preflight;
@@ -139,7 +139,7 @@ pub fn run(plan_path: &Path) -> anyhow::Result<Outcome> {
             plan.nodes
         )));
     }
-    let path = plan.run_dir.join("run_status.json");
+    let path = plan.status_path();
     // On a signal, say so at once: Slurm kills the job KillWait seconds after its SIGTERM,
     // which may come before the orderly stop below has written the full status.
     let early = path.clone();

@@ -2,20 +2,15 @@
 //! (`sacct`, and `squeue` while a job runs).
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use llmb_launch::exec::tail;
-use llmb_launch::{
-    JobFilter, JobId, JobRecord, JobState, JobStore, LauncherKind, Slurm, StateUpdate,
-};
+use llmb_launch::install::Install;
+use llmb_launch::jobs::track::{self, get, refresh, refresh_one, TAIL_LINES};
+use llmb_launch::{JobFilter, JobRecord, JobState, JobStore};
 
-use super::install::Install;
 use super::{bad, ExitStatus};
 use crate::cli::launch::{JobsAction, JobsArgs};
-
-/// Lines of a log shown for a failed job.
-const TAIL_LINES: usize = 20;
 
 /// Runs `llmb jobs ...`.
 pub async fn run(a: JobsArgs) -> anyhow::Result<ExitStatus> {
@@ -64,29 +59,11 @@ pub async fn run(a: JobsArgs) -> anyhow::Result<ExitStatus> {
             follow_log(&store, &j, follow).await?;
         }
         JobsAction::Cancel { id } => {
-            let j = get(&store, &id)?;
-            if j.launcher == LauncherKind::Local {
-                return Err(bad(format!(
-                    "job {id} is local: it runs in the foreground of its `llmb submit`; stop it there with Ctrl-C"
-                )));
-            }
-            if j.state.is_terminal() {
-                return Err(bad(format!("job {id} already ended {}", j.state)));
-            }
-            let job: JobId = id.parse().map_err(|e| bad(format!("{e}")))?;
-            Slurm::new()
-                .cancel(&job)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let mut state = j.state;
-            while Instant::now() < deadline {
-                state = refresh_one(&store, &id)?;
-                if state.is_terminal() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
+            let (id, state) =
+                tokio::task::spawn_blocking(move || track::cancel(&store, &id).map(|s| (id, s)))
+                    .await??;
             writeln!(std::io::stdout().lock(), "Job {id} {state}")?;
+            return Ok(ExitStatus::OK);
         }
         JobsAction::Refresh => {
             let n = refresh(&store)?;
@@ -94,62 +71,6 @@ pub async fn run(a: JobsArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::OK)
-}
-
-fn get(store: &JobStore, id: &str) -> anyhow::Result<JobRecord> {
-    store.get(id)?.ok_or_else(|| {
-        bad(format!(
-            "no job `{id}` in {}; see `llmb jobs list`",
-            store.path().display()
-        ))
-    })
-}
-
-/// Updates every unfinished Slurm job; returns how many were asked about.
-pub fn refresh(store: &JobStore) -> anyhow::Result<usize> {
-    let jobs = store.non_terminal()?;
-    let mut n = 0;
-    for j in jobs.iter().filter(|j| j.launcher == LauncherKind::Slurm) {
-        refresh_one(store, &j.id)?;
-        n += 1;
-    }
-    Ok(n)
-}
-
-/// Asks Slurm about one job and stores what it says; returns the state.
-pub fn refresh_one(store: &JobStore, id: &str) -> anyhow::Result<JobState> {
-    let j = get(store, id)?;
-    if j.launcher != LauncherKind::Slurm || j.state.is_terminal() {
-        return Ok(j.state);
-    }
-    let job: JobId = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (state, details) = Slurm::new()
-        .status(&job)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut update = StateUpdate::with_sacct(state, details.as_ref());
-    if state.is_terminal() && !state.is_success() {
-        update.note = failure_note(&j.experiment_dir, &j.log_path);
-    }
-    // Always offered: sacct lags squeue, so a job's nodes and start time often arrive on a
-    // later refresh in the same state; the store writes only what changes.
-    store.update_state(id, &update)?;
-    Ok(state)
-}
-
-/// Why a run failed: the error recorded in run_status.json (it holds the engine's log tail),
-/// else the tail of the job log.
-pub fn failure_note(run_dir: &Path, log: &Path) -> Option<String> {
-    let status = std::fs::read(run_dir.join("run_status.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-    if let Some(e) = status
-        .as_ref()
-        .and_then(|s| s.get("error"))
-        .and_then(serde_json::Value::as_str)
-    {
-        return Some(e.to_owned());
-    }
-    tail(log, TAIL_LINES).map(|t| format!("last lines of {}:\n{t}", log.display()))
 }
 
 fn show(out: &mut impl Write, j: &JobRecord) -> anyhow::Result<()> {

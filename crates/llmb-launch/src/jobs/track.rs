@@ -1,0 +1,115 @@
+//! Keeping the jobs store current: each unfinished Slurm job asked about (`sacct`, and
+//! `squeue` while it runs), a failed job's note (the executor's recorded error, else its
+//! log's tail), and cancelling.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use llmb_settings::invalid;
+
+use crate::exec::tail;
+use crate::jobs::store::{JobRecord, JobStore, LauncherKind, StateUpdate};
+use crate::plan::status_path;
+use crate::slurm::commands::{JobId, Slurm};
+use crate::slurm::state::JobState;
+
+/// Lines of a log kept in a failed job's note.
+pub const TAIL_LINES: usize = 20;
+
+/// The job `id`.
+///
+/// # Errors
+/// No such job ([`Invalid`](llmb_settings::Invalid), naming the store), or the store fails.
+pub fn get(store: &JobStore, id: &str) -> anyhow::Result<JobRecord> {
+    store.get(id)?.ok_or_else(|| {
+        invalid(format!(
+            "no job `{id}` in {}; see `llmb jobs list`",
+            store.path().display()
+        ))
+    })
+}
+
+/// Updates every unfinished Slurm job; returns how many were asked about.
+///
+/// # Errors
+/// Slurm or the store fails.
+pub fn refresh(store: &JobStore) -> anyhow::Result<usize> {
+    let jobs = store.non_terminal()?;
+    let mut n = 0;
+    for j in jobs.iter().filter(|j| j.launcher == LauncherKind::Slurm) {
+        refresh_one(store, &j.id)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Asks Slurm about one job and stores what it says; returns the state.
+///
+/// # Errors
+/// No such job, Slurm or the store fails.
+pub fn refresh_one(store: &JobStore, id: &str) -> anyhow::Result<JobState> {
+    let j = get(store, id)?;
+    if j.launcher != LauncherKind::Slurm || j.state.is_terminal() {
+        return Ok(j.state);
+    }
+    let job: JobId = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (state, details) = Slurm::new()
+        .status(&job)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut update = StateUpdate::with_sacct(state, details.as_ref());
+    if state.is_terminal() && !state.is_success() {
+        update.note = failure_note(&j.experiment_dir, &j.log_path);
+    }
+    // Always offered: sacct lags squeue, so a job's nodes and start time often arrive on a
+    // later refresh in the same state; the store writes only what changes.
+    store.update_state(id, &update)?;
+    Ok(state)
+}
+
+/// Cancels Slurm job `id` and waits (up to a minute) for Slurm to say it ended; returns
+/// the last state seen.
+///
+/// # Errors
+/// A local job (stopped with Ctrl-C in its `llmb submit`) or one already ended
+/// ([`Invalid`](llmb_settings::Invalid)); Slurm or the store fails.
+pub fn cancel(store: &JobStore, id: &str) -> anyhow::Result<JobState> {
+    let j = get(store, id)?;
+    if j.launcher == LauncherKind::Local {
+        return Err(invalid(format!(
+            "job {id} is local: it runs in the foreground of its `llmb submit`; stop it there with Ctrl-C"
+        )));
+    }
+    if j.state.is_terminal() {
+        return Err(invalid(format!("job {id} already ended {}", j.state)));
+    }
+    let job: JobId = id.parse().map_err(|e| invalid(format!("{e}")))?;
+    Slurm::new()
+        .cancel(&job)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut state = j.state;
+    while Instant::now() < deadline {
+        state = refresh_one(store, id)?;
+        if state.is_terminal() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Ok(state)
+}
+
+/// Why a run failed: the error recorded in `run_status.json` (it holds the engine's log
+/// tail), else the tail of the job log.
+pub fn failure_note(run_dir: &Path, log: &Path) -> Option<String> {
+    let status = std::fs::read(status_path(run_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    if let Some(e) = status
+        .as_ref()
+        .and_then(|s| s.get("error"))
+        .and_then(serde_json::Value::as_str)
+    {
+        return Some(e.to_owned());
+    }
+    tail(log, TAIL_LINES).map(|t| format!("last lines of {}:\n{t}", log.display()))
+}
