@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use llmb_engines::{self as engine, EngineError, EngineKind, EngineSettings, EngineSpec};
-use llmb_recipe::{Concurrency, LoadStyle, RunSpec};
+use llmb_recipe::{Concurrency, Dtype, GpuType, LoadStyle, RunSpec};
 use llmb_settings::{BenchSettings, ReportFormat, ServerKind};
 use serde::{Deserialize, Serialize};
 
@@ -28,11 +28,11 @@ pub struct Plan {
     /// Model size (`70b`).
     pub model_size: String,
     /// Dtype (`nvfp4`).
-    pub dtype: String,
+    pub dtype: Dtype,
     /// Total GPUs.
     pub scale: u32,
     /// Cluster GPU type.
-    pub gpu_type: String,
+    pub gpu_type: GpuType,
     /// Slurm job name (`-J`).
     pub job_name: String,
     /// Nodes of the allocation.
@@ -381,9 +381,9 @@ pub fn build(spec: &RunSpec, opts: &PlanOptions) -> Result<Plan, EngineError> {
         version: PLAN_VERSION,
         workload: spec.workload_key.clone(),
         model_size: spec.model_size.clone(),
-        dtype: spec.dtype.to_string(),
+        dtype: spec.dtype,
         scale: spec.scale,
-        gpu_type: spec.gpu_type.to_string(),
+        gpu_type: spec.gpu_type.clone(),
         job_name: spec.slurm.job_name.clone(),
         nodes: spec.nodes,
         ntasks_per_node: spec.ntasks_per_node,

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use llmb_recipe::{Dtype, GpuType};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, TransactionBehavior};
 use serde::Serialize;
@@ -89,11 +90,11 @@ pub struct JobRecord {
     /// Model size, e.g. `70b`.
     pub model_size: String,
     /// Data type, e.g. `fp8`.
-    pub dtype: String,
+    pub dtype: Dtype,
     /// Total GPUs.
     pub scale: u32,
     /// GPU type, e.g. `h100`.
-    pub gpu_type: String,
+    pub gpu_type: GpuType,
     /// Use case (`name:ISL/OSL`), when the run has one.
     pub use_case: Option<String>,
     /// Last known state.
@@ -288,9 +289,9 @@ impl JobStore {
                 job.launcher,
                 job.workload,
                 job.model_size,
-                job.dtype,
+                job.dtype.as_str(),
                 job.scale,
-                job.gpu_type,
+                job.gpu_type.as_str(),
                 job.use_case,
                 job.state,
                 job.exit_code,
@@ -444,15 +445,27 @@ fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// A TEXT column parsed into its closed set (dtype, GPU type); a value this llmb does not
+/// know is a conversion error naming it.
+fn parse_column<T: std::str::FromStr<Err = String>>(
+    row: &Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(i)?;
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
 fn read_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
     Ok(JobRecord {
         id: row.get(0)?,
         launcher: row.get(1)?,
         workload: row.get(2)?,
         model_size: row.get(3)?,
-        dtype: row.get(4)?,
+        dtype: parse_column(row, 4)?,
         scale: row.get(5)?,
-        gpu_type: row.get(6)?,
+        gpu_type: parse_column(row, 6)?,
         use_case: row.get(7)?,
         state: row.get(8)?,
         exit_code: row.get(9)?,
@@ -523,9 +536,9 @@ mod tests {
             launcher: LauncherKind::Slurm,
             workload: "inference_llama3.3".into(),
             model_size: "70b".into(),
-            dtype: "fp8".into(),
+            dtype: Dtype::Fp8,
             scale: 8,
-            gpu_type: "h100".into(),
+            gpu_type: GpuType::H100,
             use_case: Some("chat:128/128".into()),
             state: JobState::Pending,
             exit_code: None,
@@ -745,10 +758,10 @@ mod tests {
         let mut store = JobStore::open(tmp.path().join("jobs.sqlite3")).unwrap();
         store.insert(&job("1", 0)).unwrap();
         let mut newer = job("1", 3600);
-        newer.dtype = "bf16".into();
+        newer.dtype = Dtype::Bf16;
         store.insert(&newer).unwrap();
 
-        assert_eq!(store.get("1").unwrap().unwrap().dtype, "bf16");
+        assert_eq!(store.get("1").unwrap().unwrap().dtype, Dtype::Bf16);
         let all = store.list(&JobFilter::default()).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].state, JobState::Purged);
