@@ -253,15 +253,16 @@ fn engine_that_dies_mid_run_keeps_the_results_so_far() {
         .spawn()
         .unwrap();
     let exp = i.experiments("inference_smollm2-llamacpp");
-    // Kill the engine once it has finished at least two requests (llama-server logs the
-    // timings of each finished request).
+    // Kill the engine once the client has recorded at least two completed requests
+    // (records.jsonl gets each line as its request ends; the engine's own log of a finished
+    // request can come before its last bytes reach the client).
     let finished = || {
-        find_files(&exp, "chat-server0.log")
+        find_files(&exp, "records.jsonl")
             .first()
             .and_then(|l| std::fs::read_to_string(l).ok())
-            .is_some_and(|t| t.matches("prompt eval time").count() >= 2)
+            .is_some_and(|t| t.matches(r#""kind":"completed""#).count() >= 2)
     };
-    wait_for("two requests served", Duration::from_secs(120), finished);
+    wait_for("two requests completed", Duration::from_secs(120), finished);
     let (pid, _) = processes_in(&i.dir)
         .into_iter()
         .find(|(_, d)| d.contains("llama-server"))
