@@ -674,6 +674,34 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_dtype_in_the_file_is_an_error_naming_it() {
+        let tmp = TempDir::new("store-dtype");
+        let path = tmp.path().join("jobs.sqlite3");
+        let store = JobStore::open(&path).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO jobs (id, launcher, workload, model_size, dtype, scale, gpu_type, \
+                 state, submitted_at, experiment_dir, log_path, plan_path) \
+                 VALUES ('7', 'slurm', 'w', '8b', 'fp3', 1, 'h100', 'RUNNING', \
+                 '2025-06-02T09:16:10Z', '/e', '/l', '/p')",
+                [],
+            )
+            .unwrap();
+        let e = store.get("7").unwrap_err();
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert!(
+            chain.contains("job 7") && chain.contains("unknown dtype `fp3`"),
+            "{chain}"
+        );
+    }
+
+    #[test]
     fn a_version_1_file_gains_the_nodes_column_and_keeps_its_rows() {
         let tmp = TempDir::new("store-v1");
         let path = tmp.path().join("jobs.sqlite3");
