@@ -108,30 +108,26 @@ impl Scraper {
             .spawn(move || {
                 let t0 = Instant::now();
                 let mut out = Vec::new();
-                let mut first_tx = Some(first_tx);
-                loop {
+                let scrape = |out: &mut Vec<Scrape>| {
                     if let Ok(text) = fetch(&addr, &path, Duration::from_secs(5)) {
                         out.push(Scrape {
                             at_ms: t0.elapsed().as_secs_f64() * 1000.0,
                             sample: CommonSample::from_exposition(&text, &names),
                         });
                     }
-                    if let Some(tx) = first_tx.take() {
-                        let _ = tx.send(());
-                    }
-                    // Waits out the interval, or wakes at once when asked to stop: then one
-                    // last scrape was just taken after the stop, or is taken now.
-                    match stopped.recv_timeout(interval) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                            if let Ok(text) = fetch(&addr, &path, Duration::from_secs(5)) {
-                                out.push(Scrape {
-                                    at_ms: t0.elapsed().as_secs_f64() * 1000.0,
-                                    sample: CommonSample::from_exposition(&text, &names),
-                                });
-                            }
-                            return out;
-                        }
+                };
+                scrape(&mut out);
+                let _ = first_tx.send(());
+                // Waits out the interval, or wakes at once when asked to stop, takes one
+                // last scrape then and returns.
+                loop {
+                    let stopping = !matches!(
+                        stopped.recv_timeout(interval),
+                        Err(mpsc::RecvTimeoutError::Timeout)
+                    );
+                    scrape(&mut out);
+                    if stopping {
+                        return out;
                     }
                 }
             })

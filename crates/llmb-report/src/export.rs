@@ -52,8 +52,6 @@ pub trait Exporter: Sync {
     fn render(&self, r: &PointReport<'_>) -> Vec<u8>;
 }
 
-/// llmb's `config.json`: the resolved settings.
-pub struct Config;
 /// trtllm-bench's PERFORMANCE OVERVIEW.
 pub struct TrtllmOverview;
 /// benchmark_serving's printed block.
@@ -70,15 +68,6 @@ pub struct PerfSummary;
 pub struct SummaryJson;
 /// The server's scrapes, one JSON line each.
 pub struct ServerMetrics;
-
-impl Exporter for Config {
-    fn path(&self, dir: &PointDir) -> PathBuf {
-        dir.config()
-    }
-    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
-        serde_json::to_vec_pretty(r.config).unwrap_or_default()
-    }
-}
 
 impl Exporter for TrtllmOverview {
     fn path(&self, dir: &PointDir) -> PathBuf {
@@ -188,8 +177,8 @@ pub const EXPORTERS: &[&dyn Exporter] = &[
     &SummaryJson,
 ];
 
-/// Writes every wanted file of the point (`config.json` is written when the point starts,
-/// by [`Config`]).
+/// Writes every wanted file of the point (`config.json` and `records.jsonl` are written
+/// while the point runs).
 ///
 /// # Errors
 /// A file that cannot be written, named.
@@ -206,20 +195,18 @@ pub fn write_point(r: &PointReport<'_>, dir: &PointDir) -> std::io::Result<()> {
     Ok(())
 }
 
-/// What `--format` prints on stdout: each chosen report followed by a blank line; the CSV
-/// with plain line ends.
+/// What `--format` prints on stdout: each chosen report, rendered by its file's exporter,
+/// followed by a blank line; the CSV with plain line ends.
 pub fn stdout_text(r: &PointReport<'_>, format: ReportFormat) -> String {
+    let chosen: &[&dyn Exporter] = match format {
+        ReportFormat::Trtllm => &[&TrtllmOverview],
+        ReportFormat::Serving => &[&ServingText],
+        ReportFormat::GenaiPerf => &[&GenaiPerfCsv],
+        ReportFormat::All => &[&TrtllmOverview, &ServingText, &GenaiPerfCsv],
+    };
     let mut out = String::new();
-    if matches!(format, ReportFormat::Trtllm | ReportFormat::All) {
-        out.push_str(&trtllm::report(r.summary, r.info));
-        out.push('\n');
-    }
-    if matches!(format, ReportFormat::Serving | ReportFormat::All) {
-        out.push_str(&serving::report(r.summary, r.info));
-        out.push('\n');
-    }
-    if matches!(format, ReportFormat::GenaiPerf | ReportFormat::All) {
-        out.push_str(&genai_perf::csv(r.summary, r.info).replace("\r\n", "\n"));
+    for e in chosen {
+        out.push_str(&String::from_utf8_lossy(&e.render(r)).replace("\r\n", "\n"));
         out.push('\n');
     }
     out

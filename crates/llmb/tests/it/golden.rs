@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::launch_support::{clean, find_files};
+use crate::launch_support::{clean, find_files, LLAMA33};
 use crate::support::{tempdir, Sim};
 
 fn bin() -> PathBuf {
@@ -498,21 +498,9 @@ fn golden_recipe_local_launcher() {
     let inst = inst.canonicalize().unwrap();
     let root = inst.parent().unwrap().to_path_buf();
     let o = llmb_cmd()
-        .args([
-            "submit",
-            "-w",
-            "inference_llama3.3",
-            "-s",
-            "70b",
-            "--dtype",
-            "nvfp4",
-            "--scale",
-            "1",
-            "--engine",
-            "sim",
-            "--launcher",
-            "local",
-        ])
+        .arg("submit")
+        .args(LLAMA33)
+        .args(["--engine", "sim", "--launcher", "local"])
         .env("LLMB_INSTALL", &inst)
         .env("USE_CASES", "chat:64/16")
         .env("NUM_REQUESTS", "8")
