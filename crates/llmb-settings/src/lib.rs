@@ -14,6 +14,25 @@ use serde::{Deserialize, Serialize};
 
 pub use llmb_protocol::{Endpoint, ServerKind};
 
+/// The exit codes of `llmb` commands: a contract between processes (`llmb run-plan` reads
+/// the exit code of the `llmb bench` it starts) and with scripts.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// An error other than bad input.
+    pub const ERROR: u8 = 1;
+    /// Bad input ([`Invalid`](super::Invalid)).
+    pub const INVALID: u8 = 2;
+    /// `--fail-if` held, or more than half of the requests failed.
+    pub const THRESHOLD: u8 = 3;
+    /// The client could not keep up: results written, flagged invalid.
+    pub const CLIENT_BOUND: u8 = 4;
+    /// Interrupted by SIGINT (128 + 2).
+    pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM (128 + 15).
+    pub const TERMINATED: u8 = 143;
+}
+
 /// Settings the user must change, said in one line that names the option and the fix.
 /// Every command maps it to exit code 2 (any other error is 1).
 #[derive(Debug, Clone, PartialEq, Eq)]

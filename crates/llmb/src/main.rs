@@ -34,7 +34,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code.0),
         Err(e) => {
-            let code = if llmb_settings::is_invalid(&e) { 2 } else { 1 };
+            let code = if llmb_settings::is_invalid(&e) {
+                llmb_settings::exit::INVALID
+            } else {
+                llmb_settings::exit::ERROR
+            };
             #[allow(clippy::print_stderr)]
             {
                 eprintln!("error: {e:#}");

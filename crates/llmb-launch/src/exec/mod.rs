@@ -51,7 +51,7 @@ const BENCH_STOP_GRACE: Duration = Duration::from_secs(15);
 const LOG_TAIL: usize = 15;
 
 /// `llmb bench`'s exit code for a client that could not keep up (results written, flagged).
-const BENCH_CLIENT_BOUND: i32 = 4;
+const BENCH_CLIENT_BOUND: i32 = llmb_settings::exit::CLIENT_BOUND as i32;
 
 /// How a plan's run ended (`run_status.json` → `state`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -216,8 +216,12 @@ impl StepEnd {
         match self {
             StepEnd::Exited(st) => st.code(),
             StepEnd::Imported => Some(0),
-            StepEnd::ImportFailed(ImportError::Input(_)) => Some(2),
-            StepEnd::ImportFailed(ImportError::Output(_)) => Some(1),
+            StepEnd::ImportFailed(ImportError::Input(_)) => {
+                Some(i32::from(llmb_settings::exit::INVALID))
+            }
+            StepEnd::ImportFailed(ImportError::Output(_)) => {
+                Some(i32::from(llmb_settings::exit::ERROR))
+            }
         }
     }
 }

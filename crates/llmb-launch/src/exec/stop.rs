@@ -6,13 +6,15 @@
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The first signal received (0: none yet).
 static FIRST: AtomicI32 = AtomicI32::new(0);
 /// Write end of the wake-up pipe (-1: not installed).
 static WAKE: AtomicI32 = AtomicI32::new(-1);
+/// The process's one [`Stop`], once installed.
+static INSTALLED: OnceLock<Stop> = OnceLock::new();
 
 extern "C" fn on_signal(sig: libc::c_int) {
     let _ = FIRST.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
@@ -41,11 +43,15 @@ pub struct Stop {
 
 impl Stop {
     /// Catches SIGTERM and SIGINT from now on; `hook` runs once, on the watcher thread,
-    /// when the first arrives. One per process.
+    /// when the first arrives. There is one per process: a later call returns the same
+    /// `Stop` (already fired if a signal came) and its `hook` is dropped unrun.
     ///
     /// # Errors
     /// The pipe or the handlers cannot be set up.
     pub fn install(hook: impl FnOnce(&'static str) + Send + 'static) -> std::io::Result<Stop> {
+        if let Some(stop) = INSTALLED.get() {
+            return Ok(stop.clone());
+        }
         let mut fds = [0; 2];
         // SAFETY: pipe2 fills two fds we then own.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -90,14 +96,7 @@ impl Stop {
                 }
                 hook(sig);
             })?;
-        Ok(stop)
-    }
-
-    /// A stop that never fires (tests).
-    pub fn never() -> Stop {
-        Stop {
-            state: Arc::new((Mutex::new(None), Condvar::new())),
-        }
+        Ok(INSTALLED.get_or_init(|| stop).clone())
     }
 
     /// The signal that stopped the run, if one did.

@@ -10,6 +10,8 @@ mod selfbench;
 mod serve;
 mod submit;
 
+use llmb_settings::exit;
+
 use crate::cli::{Cli, Command};
 
 /// A process exit code.
@@ -18,13 +20,15 @@ pub struct ExitStatus(pub u8);
 
 impl ExitStatus {
     /// Success.
-    pub const OK: ExitStatus = ExitStatus(0);
+    pub const OK: ExitStatus = ExitStatus(exit::OK);
     /// `--fail-if` held, or more than half of the requests failed.
-    pub const THRESHOLD: ExitStatus = ExitStatus(3);
+    pub const THRESHOLD: ExitStatus = ExitStatus(exit::THRESHOLD);
     /// The client could not keep up: results invalid.
-    pub const CLIENT_BOUND: ExitStatus = ExitStatus(4);
+    pub const CLIENT_BOUND: ExitStatus = ExitStatus(exit::CLIENT_BOUND);
+    /// Stopped by SIGTERM.
+    pub const TERMINATED: ExitStatus = ExitStatus(exit::TERMINATED);
     /// Interrupted by Ctrl-C.
-    pub const INTERRUPTED: ExitStatus = ExitStatus(130);
+    pub const INTERRUPTED: ExitStatus = ExitStatus(exit::INTERRUPTED);
 }
 
 /// Bad input from the user (exit code 2): the settings crate's [`Invalid`](llmb_settings::Invalid).

@@ -12,8 +12,7 @@ pub async fn run(a: RunPlanArgs) -> anyhow::Result<ExitStatus> {
     Ok(match outcome {
         Outcome::Completed => ExitStatus::OK,
         Outcome::Interrupted("SIGINT") => ExitStatus::INTERRUPTED,
-        // 128 + SIGTERM, as a shell reports it.
-        Outcome::Interrupted(_) => ExitStatus(143),
+        Outcome::Interrupted(_) => ExitStatus::TERMINATED,
     })
 }
 

@@ -17,7 +17,8 @@ use llmb_recipe::{expand, RunRequest, RunSpec, ValidateContext};
 use super::{bad, ExitStatus};
 use crate::cli::launch::{EngineArg, LauncherArg, SubmitArgs};
 
-/// Runs `llmb submit`.
+/// Runs `llmb submit`; a local run stopped by a signal ends it (the runs after it are not
+/// started).
 pub async fn run(a: SubmitArgs) -> anyhow::Result<ExitStatus> {
     let install = Install::locate()?;
     let catalog = install.catalog()?;
@@ -74,18 +75,23 @@ pub async fn run(a: SubmitArgs) -> anyhow::Result<ExitStatus> {
             // Engines that cannot start here fail now, not minutes later in the job.
             llmb_launch::exec::preflight(&plan, a.launcher == LauncherArg::Slurm).map_err(bad)?;
         }
-        let ok = match a.launcher {
+        let state = match a.launcher {
             LauncherArg::Slurm => submit_slurm(&install, spec, &plan, &env, a.dry_run)?,
             LauncherArg::Local => run_local(&install, spec, &plan, a.dry_run).await?,
         };
-        if !ok {
+        if state == JobState::Cancelled {
+            // A signal stopped this run: the ones after it are not started.
+            failed += 1;
+            break;
+        }
+        if !matches!(state, JobState::Completed | JobState::Pending) {
             failed += 1;
         }
     }
     Ok(if failed == 0 {
         ExitStatus::OK
     } else {
-        ExitStatus(1)
+        ExitStatus(llmb_settings::exit::ERROR)
     })
 }
 
@@ -134,7 +140,7 @@ fn submit_slurm(
     plan: &Plan,
     shell: &BTreeMap<String, String>,
     dry_run: bool,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<JobState> {
     let env = job_env(install, spec, shell);
     for name in &env.missing {
         writeln!(
@@ -155,7 +161,7 @@ fn submit_slurm(
         writeln!(out, "{} {}", vars.join(" "), launch::sbatch_command(plan))?;
         print_servers(&mut out, plan)?;
         writeln!(out, "# dry run: nothing submitted")?;
-        return Ok(true);
+        return Ok(JobState::Pending);
     }
     let job = launch::submit_slurm(install, spec, plan, env.vars, &secrets)?;
     let mut out = std::io::stdout().lock();
@@ -168,7 +174,7 @@ fn submit_slurm(
     writeln!(out, "  log:        {}", job.log.display())?;
     writeln!(out, "  provenance: {}", job.provenance.display())?;
     writeln!(out, "  follow:     llmb jobs log {} --follow", job.id)?;
-    Ok(true)
+    Ok(JobState::Pending)
 }
 
 /// Each engine's command and generated files, as `run-plan` will start them.
@@ -185,7 +191,7 @@ async fn run_local(
     spec: &RunSpec,
     plan: &Plan,
     dry_run: bool,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<JobState> {
     if dry_run {
         let mut out = std::io::stdout().lock();
         writeln!(out, "# plan ({})", plan.path().display())?;
@@ -198,7 +204,7 @@ async fn run_local(
         )?;
         print_servers(&mut out, plan)?;
         writeln!(out, "# dry run: nothing started")?;
-        return Ok(true);
+        return Ok(JobState::Completed);
     }
     let (install, spec, plan) = (install.clone(), spec.clone(), plan.clone());
     let end = tokio::task::spawn_blocking(move || {
@@ -214,5 +220,5 @@ async fn run_local(
     if let Some(n) = &end.note {
         writeln!(out, "{n}")?;
     }
-    Ok(end.state == JobState::Completed)
+    Ok(end.state)
 }
