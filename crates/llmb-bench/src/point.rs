@@ -6,12 +6,13 @@ use llmb_engines::telemetry::{Scrape, ServerView};
 use llmb_load::driver::LoadResult;
 use llmb_load::verdict::{self, ClientBound};
 use llmb_metrics::percentile::Method;
-use llmb_metrics::{per_gpu, Distribution, FailIf, Summary, Warning};
+use llmb_metrics::{per_gpu, FailIf, Summary, Warning};
 use llmb_report::export::{self, PointReport};
+use llmb_report::run_summary::{Brief, ClientSummary};
 use llmb_report::sweep::{finite, SweepRow};
 use llmb_report::RunInfo;
 use llmb_settings::ReportFormat;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::session::Point;
 
@@ -55,15 +56,11 @@ pub struct PointRun {
     /// Why the client could not keep up (empty: it did).
     pub client_bound: Vec<ClientBound>,
     /// The client's figures, as `summary.json` gives them.
-    pub client: Value,
+    pub client: ClientSummary,
     /// The server's scrapes, when taken.
     pub scrapes: Option<Vec<Scrape>>,
     /// What the scrapes say.
     pub server: Option<ServerView>,
-}
-
-fn brief(d: &Distribution) -> Value {
-    json!({"mean": d.mean(), "p99": d.percentile(99.0, Method::Linear), "max": d.max()})
 }
 
 impl PointRun {
@@ -87,13 +84,16 @@ impl PointRun {
         );
         let lag = &summary.client_lag_ms;
         let c = &result.client;
-        let client = json!({
-            "cpu_s": c.cpu_s, "wall_s": c.wall_s, "threads": c.threads,
-            "cpu_busy": c.busy(),
-            "timer_lag_ms": brief(&c.loop_lag_ms),
-            "client_lag_ms": if lag.is_empty() { Value::Null } else { brief(lag) },
-            "client_bound": client_bound, "valid": client_bound.is_empty(),
-        });
+        let client = ClientSummary {
+            cpu_s: c.cpu_s,
+            wall_s: c.wall_s,
+            threads: c.threads,
+            cpu_busy: c.busy(),
+            timer_lag_ms: Brief::of(&c.loop_lag_ms),
+            client_lag_ms: (!lag.is_empty()).then(|| Brief::of(lag)),
+            client_bound: client_bound.clone(),
+            valid: client_bound.is_empty(),
+        };
         PointRun {
             point,
             config,

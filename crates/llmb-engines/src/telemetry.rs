@@ -64,7 +64,7 @@ pub struct Scrape {
 }
 
 /// The run as the engine saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct ServerView {
     /// Scrapes that answered.
     pub samples: usize,

@@ -6,7 +6,7 @@ use crate::record::RequestRecord;
 use crate::summary::Summary;
 
 /// Something the user should know before trusting the numbers.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
     /// The server counted other prompt lengths than the client generated.

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use llmb_engines::telemetry::{Scrape, ServerView};
 use llmb_metrics::{RequestRecord, Summary, Warning};
 use llmb_settings::ReportFormat;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::run_dir::PointDir;
-use crate::{genai_perf, perf_summary, serving, summary_json, trtllm, RunInfo};
+use crate::run_summary::{ClientSummary, OnlineExtras, RunSummary};
+use crate::{genai_perf, perf_summary, serving, trtllm, RunInfo};
 
 /// Everything known about one finished load point, borrowed for the exporters.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +25,7 @@ pub struct PointReport<'a> {
     /// The resolved settings (`config.json`, GenAI-Perf's `input_config`).
     pub config: &'a Value,
     /// The client's own figures and verdict.
-    pub client: &'a Value,
+    pub client: &'a ClientSummary,
     /// Warnings about the data.
     pub warnings: &'a [Warning],
     /// The run stopped before its end.
@@ -37,6 +38,22 @@ pub struct PointReport<'a> {
     pub isl: u64,
     /// See `isl`.
     pub osl: u64,
+}
+
+impl PointReport<'_> {
+    /// The point's `summary.json`.
+    pub fn run_summary(&self) -> RunSummary {
+        RunSummary::online(
+            self.summary,
+            self.info,
+            OnlineExtras {
+                client: self.client,
+                warnings: self.warnings,
+                interrupted: self.interrupted,
+                server: self.server,
+            },
+        )
+    }
 }
 
 /// One file format.
@@ -132,18 +149,7 @@ impl Exporter for SummaryJson {
         dir.summary()
     }
     fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
-        let mut doc = summary_json::summary(
-            r.summary,
-            r.info,
-            r.client.clone(),
-            serde_json::to_value(r.warnings).unwrap_or_default(),
-            r.interrupted,
-        );
-        doc["server"] = json!({
-            "definition": summary_json::SERVER_DEFINITION,
-            "view": r.server,
-        });
-        serde_json::to_vec_pretty(&doc).unwrap_or_default()
+        r.run_summary().to_json()
     }
 }
 

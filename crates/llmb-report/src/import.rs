@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::run_dir::PointDir;
-use crate::summary_json;
+use crate::run_summary::RunSummary;
 use crate::trtllm_bench_log::{self, TrtllmBenchReport};
 
 /// What an import read and wrote.
@@ -57,11 +57,8 @@ pub fn trtllm_bench(log: &Path, dir: &PointDir) -> Result<Imported, ImportError>
             dir.dir.display()
         ))
     })?;
-    let doc = summary_json::from_trtllm_bench(&report, &log.display().to_string());
-    write(
-        &dir.summary(),
-        &serde_json::to_vec_pretty(&doc).unwrap_or_default(),
-    )?;
+    let doc = RunSummary::from_trtllm_bench(&report, &log.display().to_string());
+    write(&dir.summary(), &doc.to_json())?;
     let overview = trtllm_bench_log::render(&report);
     write(&dir.overview(), overview.as_bytes())?;
     Ok(Imported { report, overview })

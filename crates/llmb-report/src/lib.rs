@@ -1,6 +1,7 @@
 //! Everything a person or another tool reads after a run: the trtllm-bench PERFORMANCE
 //! OVERVIEW, benchmark_serving's result block and JSON, GenAI-Perf's
-//! `profile_export_genai_perf.{json,csv}`, and llmb's own versioned `summary.json`.
+//! `profile_export_genai_perf.{json,csv}`, and llmb's own versioned `summary.json` ([`run_summary::RunSummary`], typed and
+//! readable back).
 //! Each format is one module of pure functions from a [`Summary`](llmb_metrics::Summary);
 //! `trtllm_bench_log` reads trtllm-bench's own report back for offline runs.
 #![warn(missing_docs)]
@@ -10,8 +11,8 @@ pub mod genai_perf;
 pub mod import;
 pub mod perf_summary;
 pub mod run_dir;
+pub mod run_summary;
 pub mod serving;
-pub mod summary_json;
 pub mod sweep;
 pub mod trtllm;
 pub mod trtllm_bench_log;

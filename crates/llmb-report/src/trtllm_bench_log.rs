@@ -13,11 +13,11 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Everything the report holds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrtllmBenchReport {
     /// `= PYTORCH BACKEND` or `= ENGINE DETAILS`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +44,7 @@ pub struct TrtllmBenchReport {
 }
 
 /// Which backend block was printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     /// `= PYTORCH BACKEND` (also the `_autodeploy` backend).
@@ -54,7 +54,7 @@ pub enum BackendKind {
 }
 
 /// The backend block. Python's `None` is read as absent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Backend {
     /// Which block (absent when read from JSON, which does not say).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,7 +89,7 @@ pub struct Backend {
 }
 
 /// `= REQUEST DETAILS`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestDetails {
     /// `Number of requests:` (completed requests).
     pub num_requests: u64,
@@ -102,7 +102,7 @@ pub struct RequestDetails {
 }
 
 /// `= WORLD + RUNTIME INFORMATION`; every line may print `None`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WorldInfo {
     /// `TP Size:`.
     pub tp: Option<u64>,
@@ -131,7 +131,7 @@ impl WorldInfo {
 }
 
 /// `= PERFORMANCE OVERVIEW`: the seven lines printed with or without streaming.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Performance {
     /// `Request Throughput (req/sec):` = N / total latency.
     pub request_throughput_req_s: f64,
@@ -150,7 +150,7 @@ pub struct Performance {
 }
 
 /// The lines printed only with `--streaming`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Streaming {
     /// `Average time-to-first-token [TTFT] (ms):`.
     pub avg_ttft_ms: f64,
@@ -170,7 +170,7 @@ pub struct Streaming {
 }
 
 /// One per-request breakdown; percentiles are `sorted[int(n p)]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Breakdown {
     /// `MINIMUM`.
     pub minimum: f64,
@@ -189,7 +189,7 @@ pub struct Breakdown {
 }
 
 /// `= DATASET DETAILS`: the dataset's length statistics (all its sequences).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatasetDetails {
     /// `Dataset Path:`.
     pub path: Option<String>,

@@ -424,34 +424,30 @@ fn run_llmb(
         .arg("--output-dir")
         .arg(&dir);
     let (_, usage) = spawn_and_reap(cmd, "llmb bench")?;
-    let path = dir.join("summary.json");
-    let text = std::fs::read(&path).map_err(|source| HarnessError::File {
-        path: path.clone(),
-        source,
-    })?;
-    let s: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| HarnessError::Process(format!("{}: {e}", path.display())))?;
-    let f = |p: &str| -> Result<f64, HarnessError> {
-        s.pointer(p)
-            .and_then(serde_json::Value::as_f64)
-            .ok_or_else(|| HarnessError::Process(format!("{}: no number at {p}", path.display())))
-    };
+    let s = llmb_report::run_summary::RunSummary::read(&dir.join("summary.json"))
+        .map_err(|e| HarnessError::Process(e.to_string()))?;
+    let client = s
+        .client
+        .ok_or_else(|| HarnessError::Process("summary.json has no client block".into()))?;
     let tokens =
-        (f("/lengths/output_tokens/stats/mean")? * f("/requests/completed")?).round() as u64;
-    let (cpu, wall) = (f("/client/cpu_s")?, f("/client/wall_s")?);
+        (s.lengths.output_tokens.stats.mean * s.requests.completed as f64).round() as u64;
+    let (cpu, wall) = (client.cpu_s, client.wall_s);
+    let lag = client.client_lag_ms.ok_or_else(|| {
+        HarnessError::Process("summary.json: the engine stamped no chunks (client_lag_ms)".into())
+    })?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ClientFigures {
         tokens,
-        errors: f("/requests/failed")? as u64,
+        errors: s.requests.failed.unwrap_or(0),
         cpu_ms_per_1k_active: per_1k(cpu, tokens),
         cpu_ms_per_1k_whole: per_1k(usage.cpu_s, tokens),
         tokens_per_s: tokens as f64 / wall.max(1e-9),
         max_rss_kib: usage.max_rss_kib,
         rss_per_stream_kib: per_stream(usage.max_rss_kib, base_rss, cfg.concurrency),
         lag: Lag {
-            mean_ms: f("/client/client_lag_ms/mean")?,
-            p99_ms: f("/client/client_lag_ms/p99")?,
-            max_ms: f("/client/client_lag_ms/max")?,
+            mean_ms: lag.mean,
+            p99_ms: lag.p99,
+            max_ms: lag.max,
         },
     })
 }
