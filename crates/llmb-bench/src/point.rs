@@ -57,6 +57,8 @@ pub struct PointRun {
     pub client_bound: Vec<ClientBound>,
     /// The client's figures, as `summary.json` gives them.
     pub client: ClientSummary,
+    /// Why the run stopped by itself, said in words.
+    pub stopped: Option<String>,
     /// The server's scrapes, when taken.
     pub scrapes: Option<Vec<Scrape>>,
     /// What the scrapes say.
@@ -94,7 +96,9 @@ impl PointRun {
             client_bound: client_bound.clone(),
             valid: client_bound.is_empty(),
         };
+        let stopped = result.stopped.as_ref().map(ToString::to_string);
         PointRun {
+            stopped,
             point,
             config,
             info,
@@ -118,6 +122,7 @@ impl PointRun {
             client: &self.client,
             warnings: &self.warnings,
             interrupted: self.result.interrupted,
+            stopped: self.stopped.as_deref(),
             scrapes: self.scrapes.as_deref(),
             server: self.server.as_ref(),
             isl: self.point.isl,
@@ -176,6 +181,12 @@ impl PointRun {
                 lag.percentile(99.0, Method::Linear),
                 lag.max()
             ));
+        }
+        if let Some(why) = &self.stopped {
+            lines.push(format!(
+                "stopped early: {why}; the results cover the requests that ended"
+            ));
+            status = PointStatus::Threshold;
         }
         if !self.client_bound.is_empty() {
             let why: Vec<String> = self

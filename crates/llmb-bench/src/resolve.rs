@@ -101,6 +101,15 @@ impl Resolved {
                 "--num-requests and --multi-round must be at least 1",
             ));
         }
+        if !(a.max_error_rate > 0.0 && a.max_error_rate <= 1.0) {
+            return Err(invalid(format!(
+                "--max-error-rate {} must be a share above 0 and at most 1 (1 never stops)",
+                a.max_error_rate
+            )));
+        }
+        if a.idle_timeout.is_zero() {
+            return Err(invalid("--idle-timeout must be longer than 0 s"));
+        }
         if a.gpus == 0 {
             return Err(invalid("--gpus must be at least 1"));
         }

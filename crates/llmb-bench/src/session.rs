@@ -88,6 +88,7 @@ impl Session {
             endpoint: a.endpoint,
             headers: run.headers.clone(),
             timeout: a.timeout,
+            idle_timeout: a.idle_timeout,
         };
         target.uri("/").map_err(|e| invalid(e.to_string()))?;
         let client = HttpClient::new(Duration::from_secs(10));
@@ -204,6 +205,7 @@ impl Session {
                 loaded: &self.run.tokenizer,
                 client: &self.client,
                 threads,
+                stop: self.stop_policy(),
             };
             let r = team::run(&plan, a.workers, shared, &dir.workers(), interrupt).await?;
             llmb_load::sink::write_all(&dir.records(), &r.records)
@@ -218,6 +220,7 @@ impl Session {
                 stream: a.stream,
                 progress,
                 interrupt,
+                stop: self.stop_policy(),
                 threads,
                 start_at: None,
                 origin: None,
@@ -257,6 +260,14 @@ impl Session {
             scrapes,
             server,
         ))
+    }
+
+    /// When the run gives up.
+    fn stop_policy(&self) -> llmb_load::breaker::StopPolicy {
+        llmb_load::breaker::StopPolicy {
+            max_error_rate: self.run.settings.max_error_rate,
+            ..Default::default()
+        }
     }
 
     /// The point's prepared requests and schedule.
@@ -326,7 +337,7 @@ impl Session {
             "ignore_eos": a.ignore_eos, "stream": a.stream, "prompt_token_ids": a.prompt_token_ids,
             "extra_body": Value::Object(self.run.extra_body.clone()),
             "headers": a.headers.iter().map(|h| h.split_once(':').map_or(h.as_str(), |(k, _)| k).to_owned()).collect::<Vec<_>>(),
-            "api_key_env": a.api_key_env, "timeout_s": a.timeout.as_secs_f64(), "gpus": a.gpus,
+            "api_key_env": a.api_key_env, "timeout_s": a.timeout.as_secs_f64(), "idle_timeout_s": a.idle_timeout.as_secs_f64(), "max_error_rate": a.max_error_rate, "gpus": a.gpus,
             "slo": self.run.slo, "fail_if": a.fail_if, "started_unix_s": self.started_unix_s,
         })
     }

@@ -11,6 +11,7 @@ use llmb_metrics::{Outcome, RequestRecord, RunWindow};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::breaker::{Breaker, StopPolicy, StopReason};
 use crate::client::{self, HttpClient, Target};
 use crate::plan::{Concurrency, LoadPlan};
 use crate::progress::Progress;
@@ -25,8 +26,10 @@ pub struct LoadResult {
     pub records: Vec<RequestRecord>,
     /// The measured phase.
     pub window: RunWindow,
-    /// Stopped by the user before the end.
+    /// Stopped before the end, by the user or because it could not succeed.
     pub interrupted: bool,
+    /// Why it stopped by itself (the server is gone, too many errors).
+    pub stopped: Option<StopReason>,
     /// How the client itself fared.
     pub client: ClientStats,
 }
@@ -44,6 +47,8 @@ pub struct DriverContext {
     pub progress: Arc<Progress>,
     /// Becomes `true` on Ctrl-C.
     pub interrupt: watch::Receiver<bool>,
+    /// When to stop a run that cannot succeed.
+    pub stop: StopPolicy,
     /// Worker threads of the runtime, for the CPU verdict.
     pub threads: usize,
     /// The common start, when several processes share one (`--workers`): the driver waits
@@ -73,6 +78,7 @@ pub async fn run(
     }
     let origin = ctx.origin.or(ctx.start_at).unwrap_or_else(Instant::now);
     let (cancel_tx, cancel_rx) = watch::channel(false);
+    let breaker = Arc::new(Breaker::new(ctx.stop));
     let mut interrupted = false;
     if plan.warmup > 0 && plan.shard.is_none() {
         let phase = Phase {
@@ -81,7 +87,7 @@ pub async fn run(
             warmup: true,
         };
         interrupted = run_phase(
-            plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx,
+            plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx, &breaker,
         )
         .await;
     }
@@ -96,7 +102,7 @@ pub async fn run(
             warmup: false,
         };
         interrupted = run_phase(
-            plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx,
+            plan, &ctx, &sink, &uri, origin, phase, &cancel_tx, &cancel_rx, &breaker,
         )
         .await;
     }
@@ -117,6 +123,7 @@ pub async fn run(
         records,
         window: RunWindow { start_ns, end_ns },
         interrupted,
+        stopped: breaker.reason(),
         client: ClientStats {
             cpu_s,
             wall_s,
@@ -137,6 +144,7 @@ async fn run_phase(
     phase: Phase,
     cancel_tx: &watch::Sender<bool>,
     cancel_rx: &watch::Receiver<bool>,
+    breaker: &Arc<Breaker>,
 ) -> bool {
     let start = tokio::time::Instant::now();
     let deadline = plan.duration.filter(|_| !phase.warmup).map(|d| start + d);
@@ -160,6 +168,10 @@ async fn run_phase(
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             break;
         }
+        if breaker.reason().is_some() {
+            interrupted = true;
+            break;
+        }
         // When is it due?
         let due = schedule.next_offset().map(|o| start + o);
         let id = phase.first_id + i;
@@ -175,6 +187,7 @@ async fn run_phase(
             tokio::select! {
                 _ = tokio::time::sleep_until(due) => {}
                 _ = interrupt.wait_for(|v| *v) => { interrupted = true; break; }
+                _ = breaker.tripped() => { interrupted = true; break; }
             }
         }
         // Wait for a slot.
@@ -182,6 +195,7 @@ async fn run_phase(
             Some(s) => tokio::select! {
                 p = s.clone().acquire_owned() => Some(p.expect("semaphore never closed")),
                 _ = interrupt.wait_for(|v| *v) => { interrupted = true; break; }
+                _ = breaker.tripped() => { interrupted = true; break; }
                 _ = sleep_until_opt(deadline) => break,
             },
             None => None,
@@ -200,17 +214,19 @@ async fn run_phase(
             slot_ns: ns(slot_at),
         };
         let body = req.body.clone();
-        let (shared, tx) = (shared.clone(), sink.sender());
+        let limits = client::ResponseLimits::for_request(req.output_tokens);
+        let (shared, tx, breaker) = (shared.clone(), sink.sender(), breaker.clone());
         let mut cancel = cancel_rx.clone();
         tasks.spawn(async move {
             let Shared { ctx, uri } = &*shared;
             let progress = &ctx.progress;
             progress.sent.fetch_add(1, Relaxed);
             let raw = tokio::select! {
-                r = client::send(&ctx.client, &ctx.target, uri, body, ctx.stream) => Some(r),
+                r = client::send(&ctx.client, &ctx.target, uri, body, ctx.stream, limits) => Some(r),
                 _ = cancel.wait_for(|v| *v) => None,
             };
             let finished = job.finish(raw, origin);
+            breaker.record(&finished.record.outcome);
             let (ok, chunks) = (
                 finished.record.is_completed(),
                 finished.record.chunks.len() as u64,
@@ -250,6 +266,7 @@ async fn run_phase(
         tokio::select! {
             _ = tasks.join_next() => {}
             _ = interrupt.wait_for(|v| *v) => interrupted = true,
+            _ = breaker.tripped() => interrupted = true,
         }
     }
     interrupted

@@ -3,6 +3,7 @@
 //! its bytes arrive, and a sink that appends each record to disk as it ends.
 #![warn(missing_docs)]
 
+pub mod breaker;
 pub mod client;
 pub use llmb_workload::{dataset, dataset_writer, progress};
 pub mod driver;

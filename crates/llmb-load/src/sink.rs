@@ -102,6 +102,12 @@ pub fn write_all(path: &Path, records: &[RequestRecord]) -> std::io::Result<()> 
 pub fn resolve(f: Finished, tok: &Tokenizer) -> RequestRecord {
     let Finished { mut record, text } = f;
     let n = record.chunks.len();
+    if let Some(claimed) = record.usage.completion_tokens {
+        if !llmb_metrics::tokens::plausible_usage(claimed, text.len() as u64, n as u64) {
+            record.usage.completion_tokens = None;
+            record.usage.implausible_completion_tokens = Some(claimed);
+        }
+    }
     let usage = record.usage.completion_tokens;
     let estimate: Vec<u32> = if one_token_per_chunk(n, usage) {
         Vec::new()

@@ -48,6 +48,8 @@ pub struct Shared<'a> {
     pub client: &'a HttpClient,
     /// Runtime worker threads, for the warm-up's CPU verdict.
     pub threads: usize,
+    /// When a worker gives up.
+    pub stop: crate::breaker::StopPolicy,
 }
 
 /// Where worker processes run.
@@ -106,6 +108,7 @@ pub async fn run(
             endpoint: shared.target.endpoint,
             stream: shared.stream,
             timeout_s: shared.target.timeout.as_secs_f64(),
+            idle_timeout_s: shared.target.idle_timeout.as_secs_f64(),
             requests_file: requests_file.clone(),
             records_file: wdir.join(format!("records-{index}.jsonl")),
             tokenizer: shared.tokenizer.clone(),
@@ -119,6 +122,7 @@ pub async fn run(
             duration_s: plan.duration.map(|d| d.as_secs_f64()),
             grace_s: plan.grace.as_secs_f64(),
             seed: plan.seed,
+            stop: shared.stop,
         };
         let _ = std::fs::remove_file(&spec.records_file);
         let spec_path = wdir.join(format!("worker-{index}.json"));
@@ -309,6 +313,7 @@ async fn warm_up(
         stream: shared.stream,
         progress: Arc::new(Progress::default()),
         interrupt,
+        stop: shared.stop,
         threads: shared.threads,
         start_at: None,
         origin: Some(Instant::now()),
@@ -404,6 +409,7 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<()> {
         endpoint: spec.endpoint,
         headers,
         timeout: Duration::from_secs_f64(spec.timeout_s),
+        idle_timeout: Duration::from_secs_f64(spec.idle_timeout_s),
     };
     let sink = Sink::start(Some(&spec.records_file), tokenizer)
         .with_context(|| format!("cannot write {}", spec.records_file.display()))?;
@@ -469,6 +475,7 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<()> {
         stream: spec.stream,
         progress: Arc::new(Progress::default()),
         interrupt: interrupt_rx,
+        stop: spec.stop,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         start_at: Some(start_at),
         origin,

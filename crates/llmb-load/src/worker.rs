@@ -30,6 +30,8 @@ pub struct WorkerSpec {
     pub stream: bool,
     /// Per-request timeout, seconds.
     pub timeout_s: f64,
+    /// Idle timeout of a started stream, seconds.
+    pub idle_timeout_s: f64,
     /// The prepared requests (written by [`write_requests`]).
     pub requests_file: PathBuf,
     /// Where this worker appends its records.
@@ -50,6 +52,9 @@ pub struct WorkerSpec {
     pub grace_s: f64,
     /// Arrival seed of the whole run.
     pub seed: u64,
+    /// When to give up.
+    #[serde(default)]
+    pub stop: crate::breaker::StopPolicy,
 }
 
 /// What a worker prints when it is done (one JSON line).
@@ -67,8 +72,11 @@ pub struct WorkerReport {
     pub loop_lag_ms: Vec<f64>,
     /// Its measured window, from the shared origin.
     pub window: RunWindow,
-    /// Stopped by Ctrl-C.
+    /// Stopped before its end.
     pub interrupted: bool,
+    /// Why it stopped by itself.
+    #[serde(default)]
+    pub stopped: Option<crate::breaker::StopReason>,
     /// Where it ran (Slurm's node name, else the host name).
     #[serde(default)]
     pub node: Option<String>,
@@ -86,6 +94,7 @@ impl WorkerReport {
             loop_lag_ms: r.client.loop_lag_ms.values().to_vec(),
             window: r.window,
             interrupted: r.interrupted,
+            stopped: r.stopped.clone(),
         }
     }
 }
@@ -164,6 +173,7 @@ pub fn merge(reports: &[WorkerReport], records: Vec<Vec<RequestRecord>>) -> Load
         records: all,
         window: RunWindow { start_ns, end_ns },
         interrupted: reports.iter().any(|r| r.interrupted),
+        stopped: reports.iter().find_map(|r| r.stopped.clone()),
         client: ClientStats {
             cpu_s: reports.iter().map(|r| r.cpu_s).sum(),
             wall_s: reports.iter().map(|r| r.wall_s).fold(0.0, f64::max),
@@ -194,6 +204,7 @@ mod tests {
                 end_ns: end,
             },
             interrupted: false,
+            stopped: None,
             node: None,
         }
     }

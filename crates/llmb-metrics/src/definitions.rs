@@ -141,6 +141,7 @@ pub(crate) mod tests {
             input_tokens: 100,
             requested_output_tokens: None,
             usage: ServerUsage {
+                implausible_completion_tokens: None,
                 prompt_tokens: Some(100),
                 completion_tokens: Some(chunks.iter().map(|c| u64::from(c.tokens)).sum()),
             },

@@ -64,6 +64,10 @@ pub struct ServerUsage {
     pub prompt_tokens: Option<u64>,
     /// `usage.completion_tokens`
     pub completion_tokens: Option<u64>,
+    /// A `completion_tokens` the stream cannot have carried (more tokens than bytes of
+    /// text and chunks), set aside rather than used: see `tokens::plausible_usage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implausible_completion_tokens: Option<u64>,
 }
 
 /// How a request ended. Every request ends in exactly one.
@@ -76,17 +80,45 @@ pub enum Outcome {
     HttpStatus {
         /// The status code.
         status: u16,
-        /// The start of the response body.
+        /// The start of the response body (secrets the user gave are masked).
         body: String,
     },
-    /// No complete response within the request timeout.
+    /// No complete response within the request's total timeout.
     Timeout,
+    /// The server sent nothing for the idle timeout (a stalled stream).
+    IdleTimeout {
+        /// How long nothing came, ms.
+        idle_ms: u64,
+    },
     /// Could not connect, or the connection failed before a response started.
     ConnectionError {
         /// What the transport said.
         message: String,
     },
-    /// The response started but its stream broke or could not be parsed.
+    /// The connection broke after the response started.
+    Reset {
+        /// What the transport said.
+        message: String,
+    },
+    /// A chunk or body that is not valid JSON of a completion.
+    MalformedChunk {
+        /// What the parser said, with the start of the payload.
+        message: String,
+    },
+    /// A streamed request answered with a body that is no event stream (an HTML error
+    /// page from a proxy, say).
+    NotSse {
+        /// The response's `Content-Type` (empty when it sent none).
+        content_type: String,
+        /// The start of the body.
+        body: String,
+    },
+    /// The response ran far past what was asked (chunks or bytes), so it was cut.
+    Overlong {
+        /// Which limit, and what was asked.
+        message: String,
+    },
+    /// The stream ended early or carried the server's own error.
     StreamError {
         /// What went wrong.
         message: String,
@@ -105,8 +137,18 @@ pub enum OutcomeKind {
     HttpStatus,
     /// [`Outcome::Timeout`]
     Timeout,
+    /// [`Outcome::IdleTimeout`]
+    IdleTimeout,
     /// [`Outcome::ConnectionError`]
     ConnectionError,
+    /// [`Outcome::Reset`]
+    Reset,
+    /// [`Outcome::MalformedChunk`]
+    MalformedChunk,
+    /// [`Outcome::NotSse`]
+    NotSse,
+    /// [`Outcome::Overlong`]
+    Overlong,
     /// [`Outcome::StreamError`]
     StreamError,
     /// [`Outcome::Cancelled`]
@@ -120,7 +162,12 @@ impl Outcome {
             Outcome::Completed => OutcomeKind::Completed,
             Outcome::HttpStatus { .. } => OutcomeKind::HttpStatus,
             Outcome::Timeout => OutcomeKind::Timeout,
+            Outcome::IdleTimeout { .. } => OutcomeKind::IdleTimeout,
             Outcome::ConnectionError { .. } => OutcomeKind::ConnectionError,
+            Outcome::Reset { .. } => OutcomeKind::Reset,
+            Outcome::MalformedChunk { .. } => OutcomeKind::MalformedChunk,
+            Outcome::NotSse { .. } => OutcomeKind::NotSse,
+            Outcome::Overlong { .. } => OutcomeKind::Overlong,
             Outcome::StreamError { .. } => OutcomeKind::StreamError,
             Outcome::Cancelled => OutcomeKind::Cancelled,
         }
@@ -142,7 +189,12 @@ impl OutcomeKind {
             OutcomeKind::Completed => "completed",
             OutcomeKind::HttpStatus => "http_status",
             OutcomeKind::Timeout => "timeout",
+            OutcomeKind::IdleTimeout => "idle_timeout",
             OutcomeKind::ConnectionError => "connection_error",
+            OutcomeKind::Reset => "reset",
+            OutcomeKind::MalformedChunk => "malformed_chunk",
+            OutcomeKind::NotSse => "not_sse",
+            OutcomeKind::Overlong => "overlong",
             OutcomeKind::StreamError => "stream_error",
             OutcomeKind::Cancelled => "cancelled",
         }

@@ -9,6 +9,21 @@
 //!    (largest remainder), since the server's count is the truth about the total.
 //! 3. With no usage and no estimate, one token per chunk.
 
+/// Tokens a stream may claim beyond one per byte of text and one per chunk (special
+/// tokens such as an end-of-sequence token that decode to no text).
+pub const USAGE_SLACK: u64 = 16;
+
+/// Whether a server's `completion_tokens` fits what it streamed: every token but a few
+/// special ones decodes to at least one byte (byte-level vocabularies split a character
+/// into at most one token per byte), so more tokens than bytes of text plus chunks plus
+/// [`USAGE_SLACK`] is a miscount that must not size anything.
+pub fn plausible_usage(completion_tokens: u64, text_bytes: u64, chunks: u64) -> bool {
+    completion_tokens
+        <= text_bytes
+            .saturating_add(chunks)
+            .saturating_add(USAGE_SLACK)
+}
+
 /// Resolves per-chunk token counts; `estimate` holds the tokenizer's count per chunk
 /// (or is empty when the caller did not tokenize). Returns one count per chunk.
 pub fn assign_chunk_tokens(chunk_count: usize, usage: Option<u64>, estimate: &[u32]) -> Vec<u32> {
@@ -57,12 +72,23 @@ fn rescale(weights: &[u32], total: u64) -> Vec<u32> {
     for &(_, i) in rem.iter().take(short as usize) {
         out[i] += 1;
     }
-    out.into_iter().map(|v| v as u32).collect()
+    out.into_iter()
+        .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_beyond_the_text_is_implausible() {
+        // 10 bytes in 3 chunks: up to 10 + 3 + 16 = 29 tokens.
+        assert!(plausible_usage(29, 10, 3));
+        assert!(!plausible_usage(30, 10, 3));
+        assert!(!plausible_usage(1_000_000_000_000, 640, 128));
+        assert!(plausible_usage(u64::MAX, u64::MAX, 1));
+    }
 
     #[test]
     fn one_per_chunk_when_usage_matches() {

@@ -43,6 +43,13 @@ pub enum Warning {
     },
     /// The run was stopped before its end (Ctrl-C).
     Interrupted,
+    /// The server claimed more output tokens than it streamed text for.
+    ImplausibleUsage {
+        /// Requests affected.
+        requests: u64,
+        /// The largest claim.
+        largest: u64,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -73,6 +80,11 @@ impl fmt::Display for Warning {
                 write!(f, "{failed} of {total} requests failed; their kinds are listed above and in records.jsonl")
             }
             Warning::Interrupted => write!(f, "the run was interrupted: results cover the requests that ended"),
+            Warning::ImplausibleUsage { requests, largest } => write!(
+                f,
+                "the server claimed more completion tokens than it streamed text for on {requests} requests \
+                 (up to {largest}): those counts were set aside and tokens counted over the chunks; the server's usage is wrong"
+            ),
         }
     }
 }
@@ -119,9 +131,21 @@ pub fn collect(s: &Summary, records: &[RequestRecord], interrupted: bool) -> Vec
             });
         }
     }
+    let implausible: Vec<u64> = records
+        .iter()
+        .filter(|r| !r.warmup)
+        .filter_map(|r| r.usage.implausible_completion_tokens)
+        .collect();
+    if let Some(&largest) = implausible.iter().max() {
+        w.push(Warning::ImplausibleUsage {
+            requests: implausible.len() as u64,
+            largest,
+        });
+    }
     let no_usage = done
         .iter()
         .filter(|r| r.usage.completion_tokens.is_none())
+        .filter(|r| r.usage.implausible_completion_tokens.is_none())
         .count() as u64;
     if no_usage > 0 {
         w.push(Warning::NoUsageReported { requests: no_usage });
@@ -163,6 +187,7 @@ mod tests {
             input_tokens: input,
             requested_output_tokens: asked,
             usage: ServerUsage {
+                implausible_completion_tokens: None,
                 prompt_tokens: prompt,
                 completion_tokens: got,
             },

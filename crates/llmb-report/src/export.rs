@@ -30,6 +30,8 @@ pub struct PointReport<'a> {
     pub warnings: &'a [Warning],
     /// The run stopped before its end.
     pub interrupted: bool,
+    /// Why it stopped by itself.
+    pub stopped: Option<&'a str>,
     /// The server's /metrics scrapes, when they were taken.
     pub scrapes: Option<&'a [Scrape]>,
     /// What the scrapes say, when they were taken.
@@ -50,6 +52,7 @@ impl PointReport<'_> {
                 client: self.client,
                 warnings: self.warnings,
                 interrupted: self.interrupted,
+                stopped: self.stopped,
                 server: self.server,
             },
         )

@@ -52,6 +52,9 @@ pub struct RunSummary {
     pub definitions: Option<String>,
     /// False when the run stopped before its end.
     pub complete: bool,
+    /// Why the run stopped by itself before its end (the server is gone, too many errors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Served model name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -423,6 +426,8 @@ pub struct OnlineExtras<'a> {
     pub warnings: &'a [Warning],
     /// The run stopped before its end.
     pub interrupted: bool,
+    /// Why it stopped by itself.
+    pub stopped: Option<&'a str>,
     /// What the server's scrapes say, when taken.
     pub server: Option<&'a ServerView>,
 }
@@ -460,6 +465,7 @@ impl RunSummary {
             source_file: None,
             definitions: None,
             complete: !x.interrupted,
+            stopped: x.stopped.map(str::to_owned),
             model: Some(info.model.clone()),
             tokenizer: Some(info.tokenizer.clone()),
             requests: Requests {
@@ -550,6 +556,7 @@ impl RunSummary {
             source_file: Some(source_file.into()),
             definitions: Some(TRTLLM_BENCH_DEFINITIONS.into()),
             complete: true,
+            stopped: None,
             model: r.backend.as_ref().and_then(|b| b.model.clone()),
             tokenizer: None,
             // trtllm-bench counts completed requests only: how many were sent is not known.
@@ -791,6 +798,7 @@ mod tests {
             input_tokens: 4,
             requested_output_tokens: None,
             usage: ServerUsage {
+                implausible_completion_tokens: None,
                 prompt_tokens: Some(4),
                 completion_tokens: Some(2),
             },
@@ -817,6 +825,7 @@ mod tests {
             client: &c,
             warnings: &[Warning::Interrupted],
             interrupted: true,
+            stopped: None,
             server: None,
         };
         let online = serde_json::to_value(RunSummary::online(&s, &RunInfo::default(), x)).unwrap();
@@ -867,9 +876,17 @@ mod tests {
             },
             OnlineExtras {
                 client: &client(),
-                warnings: &[Warning::RequestsFailed { failed: 1, total: 3 }],
+                warnings: &[Warning::RequestsFailed {
+                    failed: 1,
+                    total: 3,
+                }],
                 interrupted: false,
-                server: Some(&ServerView { samples: 3, mean_running: Some(1.5), ..ServerView::default() }),
+                stopped: Some("the server is gone"),
+                server: Some(&ServerView {
+                    samples: 3,
+                    mean_running: Some(1.5),
+                    ..ServerView::default()
+                }),
             },
         );
         online.latency_from_send.e2e_ms.stats = Stats::of(&d);
@@ -885,9 +902,15 @@ mod tests {
         other["schema"] = json!("llmb.summary/0");
         std::fs::write(&path, serde_json::to_vec(&other).unwrap()).unwrap();
         let e = RunSummary::read(&path).unwrap_err().to_string();
-        assert!(e.contains("summary.json") && e.contains("llmb.summary/0"), "{e}");
+        assert!(
+            e.contains("summary.json") && e.contains("llmb.summary/0"),
+            "{e}"
+        );
         std::fs::write(&path, b"{\"schema\": 3}").unwrap();
-        assert!(matches!(RunSummary::read(&path), Err(ReadError::Format { .. })));
+        assert!(matches!(
+            RunSummary::read(&path),
+            Err(ReadError::Format { .. })
+        ));
         assert!(matches!(
             RunSummary::read(&dir.join("missing.json")),
             Err(ReadError::Io { .. })

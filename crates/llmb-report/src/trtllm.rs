@@ -147,6 +147,7 @@ mod tests {
             input_tokens: 10,
             requested_output_tokens: None,
             usage: ServerUsage {
+                implausible_completion_tokens: None,
                 prompt_tokens: Some(10),
                 completion_tokens: Some(offsets.len() as u64),
             },

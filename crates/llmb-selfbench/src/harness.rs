@@ -429,8 +429,7 @@ fn run_llmb(
     let client = s
         .client
         .ok_or_else(|| HarnessError::Process("summary.json has no client block".into()))?;
-    let tokens =
-        (s.lengths.output_tokens.stats.mean * s.requests.completed as f64).round() as u64;
+    let tokens = (s.lengths.output_tokens.stats.mean * s.requests.completed as f64).round() as u64;
     let (cpu, wall) = (client.cpu_s, client.wall_s);
     let lag = client.client_lag_ms.ok_or_else(|| {
         HarnessError::Process("summary.json: the engine stamped no chunks (client_lag_ms)".into())

@@ -94,6 +94,12 @@ pub struct BenchSettings {
     /// Per-request timeout.
     #[serde(with = "secs")]
     pub timeout: Duration,
+    /// Stop the run when more than this share of the last 100 requests failed (1: never).
+    #[serde(default = "default_max_error_rate")]
+    pub max_error_rate: f64,
+    /// A streamed response that has started is cut when nothing comes for this long.
+    #[serde(with = "secs", default = "default_idle_timeout")]
+    pub idle_timeout: Duration,
     /// Scrape the server's Prometheus `/metrics` while the load runs.
     pub server_metrics: bool,
 
@@ -176,6 +182,8 @@ impl Default for BenchSettings {
             extra_body: None,
             server: ServerKind::Generic,
             timeout: Duration::from_secs(600),
+            idle_timeout: default_idle_timeout(),
+            max_error_rate: default_max_error_rate(),
             server_metrics: true,
             tokenizer: None,
             isl: 128,
@@ -223,6 +231,17 @@ impl BenchSettings {
         // Strings, numbers, paths and enums only: serialisation cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// Default share of failed requests that stops a run.
+pub fn default_max_error_rate() -> f64 {
+    0.5
+}
+
+/// Default idle timeout of a started stream: well under a minute, far above any gap a
+/// healthy engine leaves between tokens.
+pub fn default_idle_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// A `Duration` as seconds (`f64`).

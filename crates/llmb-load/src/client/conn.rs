@@ -32,6 +32,9 @@ pub struct HttpClient {
 /// costs a retry of one second or more; queueing them here costs microseconds each.
 const MAX_HANDSHAKES: usize = 256;
 
+/// How long an error body may pause before the excerpt is taken as it is.
+const SNIPPET_IDLE: Duration = Duration::from_secs(2);
+
 /// One TCP connection and its read buffer.
 #[derive(Debug)]
 pub(super) struct Conn {
@@ -45,6 +48,9 @@ pub(super) enum ReadEnd {
     /// The request's deadline passed.
     #[error("timed out")]
     Timeout,
+    /// Nothing came for the idle limit.
+    #[error("nothing came for {0:?}")]
+    Idle(Duration),
     /// Socket or protocol failure.
     #[error("{0}")]
     Broken(String),
@@ -70,6 +76,8 @@ pub(super) struct Exchange<'c> {
     pub status: u16,
     /// How the body ends.
     pub framing: Framing,
+    /// The response's `Content-Type`, when it is not `text/event-stream`.
+    pub other_content_type: Option<Box<str>>,
     keep_alive: bool,
     /// Body bytes already read with the head, not handed out yet.
     start: usize,
@@ -167,7 +175,7 @@ impl HttpClient {
         let status = ex.status;
         let mut body = Vec::new();
         loop {
-            match ex.next_body().await {
+            match ex.next_body(None).await {
                 Ok(Some((d, _))) => {
                     body.extend_from_slice(d);
                     if body.len() > 16 << 20 {
@@ -179,6 +187,12 @@ impl HttpClient {
             }
         }
         ex.release();
+        if status == 401 || status == 403 {
+            return Err(ClientError::Refused {
+                url,
+                message: format!("GET {path} answered HTTP {status}"),
+            });
+        }
         if !(200..300).contains(&status) {
             return Err(ClientError::NotOpenAi {
                 url,
@@ -193,21 +207,28 @@ impl HttpClient {
 }
 
 impl Conn {
-    /// Reads more bytes into `buf` (appending); `Ok(0)` at end of stream.
+    /// Reads more bytes into `buf` (appending); `Ok(0)` at end of stream. Gives up at
+    /// `deadline`, or when `idle` passes with nothing read (one timer either way).
     async fn read_more(
         &mut self,
         deadline: tokio::time::Instant,
+        idle: Option<Duration>,
     ) -> Result<(usize, Instant), ReadEnd> {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
+        let idle_at = idle.map(|d| tokio::time::Instant::now() + d);
+        let wake = idle_at.map_or(deadline, |i| i.min(deadline));
         tokio::select! {
             biased;
             r = self.sock.read_buf(&mut self.buf) => match r {
                 Ok(n) => Ok((n, Instant::now())),
                 Err(e) => Err(ReadEnd::Broken(e.to_string())),
             },
-            _ = tokio::time::sleep_until(deadline) => Err(ReadEnd::Timeout),
+            _ = tokio::time::sleep_until(wake) => Err(match idle {
+                Some(d) if wake < deadline => ReadEnd::Idle(d),
+                _ => ReadEnd::Timeout,
+            }),
         }
     }
 }
@@ -258,6 +279,7 @@ impl<'c> Exchange<'c> {
                         conn: Some(conn),
                         status: head.status,
                         framing: head.framing,
+                        other_content_type: head.other_content_type,
                         keep_alive: head.keep_alive,
                         start: head.len,
                         body: Vec::new(),
@@ -291,7 +313,11 @@ impl<'c> Exchange<'c> {
     }
 
     /// The next piece of body and when its bytes were read; `None` at the end of the body.
-    pub(super) async fn next_body(&mut self) -> Result<Option<(&[u8], Instant)>, ReadEnd> {
+    /// With `idle`, a read that waits longer than that ends in [`ReadEnd::Idle`].
+    pub(super) async fn next_body(
+        &mut self,
+        idle: Option<Duration>,
+    ) -> Result<Option<(&[u8], Instant)>, ReadEnd> {
         let done = self.framing_done();
         let Some(conn) = self.conn.as_mut() else {
             return Ok(None);
@@ -307,7 +333,7 @@ impl<'c> Exchange<'c> {
             }
             conn.buf.clear();
             self.start = usize::MAX;
-            let (n, at) = conn.read_more(self.deadline).await?;
+            let (n, at) = conn.read_more(self.deadline, idle).await?;
             if n == 0 {
                 return match self.framing {
                     Framing::Close => Ok(None),
@@ -341,11 +367,12 @@ impl<'c> Exchange<'c> {
         }
     }
 
-    /// Up to `limit` bytes of the body (for error statuses); the connection is dropped.
+    /// Up to `limit` bytes of the body (for error statuses, waiting at most
+    /// [`SNIPPET_IDLE`] for each piece); the connection is dropped.
     pub(super) async fn read_snippet(&mut self, limit: usize) -> Vec<u8> {
         let mut out = Vec::new();
         while out.len() < limit {
-            match self.next_body().await {
+            match self.next_body(Some(SNIPPET_IDLE)).await {
                 Ok(Some((d, _))) => out.extend_from_slice(d),
                 _ => break,
             }
@@ -369,6 +396,7 @@ impl<'c> Exchange<'c> {
 struct Head {
     status: u16,
     framing: Framing,
+    other_content_type: Option<Box<str>>,
     keep_alive: bool,
     /// Bytes of `buf` the head took.
     len: usize,
@@ -382,7 +410,10 @@ enum HeadError {
 
 async fn read_head(conn: &mut Conn, deadline: tokio::time::Instant) -> Result<Head, HeadError> {
     loop {
-        let (n, at) = conn.read_more(deadline).await.map_err(HeadError::End)?;
+        let (n, at) = conn
+            .read_more(deadline, None)
+            .await
+            .map_err(HeadError::End)?;
         if n == 0 {
             return Err(if conn.buf.is_empty() {
                 HeadError::ClosedEarly
@@ -421,6 +452,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, ReadEnd> {
     let status = resp.code.unwrap_or(0);
     let mut keep_alive = resp.version == Some(1);
     let mut framing = Framing::Close;
+    let mut other_content_type = Some(Box::from(""));
     for h in resp.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("").trim();
         if h.name.eq_ignore_ascii_case("transfer-encoding")
@@ -436,6 +468,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, ReadEnd> {
             framing = Framing::Length(n);
         } else if h.name.eq_ignore_ascii_case("connection") {
             keep_alive = !value.eq_ignore_ascii_case("close");
+        } else if h.name.eq_ignore_ascii_case("content-type") {
+            other_content_type = (!value
+                .get(..17)
+                .is_some_and(|v| v.eq_ignore_ascii_case("text/event-stream")))
+            .then(|| Box::from(value));
         }
     }
     // 1xx, 204 and 304 have no body.
@@ -448,6 +485,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, ReadEnd> {
     Ok(Some(Head {
         status,
         framing,
+        other_content_type,
         keep_alive,
         len,
         at: Instant::now(),

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Uri};
 use llmb_metrics::{Chunk, Outcome, ServerUsage};
 use llmb_protocol::clock::MonoAnchor;
-use llmb_protocol::{parse_chunk, Endpoint, SseDecoder};
+use llmb_protocol::{parse_chunk, Endpoint, ProtocolError, SseDecoder};
 
 pub use chunked::{ChunkedDecoder, ChunkedError};
 pub use conn::HttpClient;
@@ -29,7 +29,12 @@ pub struct Target {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Give up on a request after this long.
     pub timeout: Duration,
+    /// Give up on a streamed response that has started when nothing comes for this long.
+    pub idle_timeout: Duration,
 }
+
+/// Default [`Target::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the target could not be used at all.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +50,14 @@ pub enum ClientError {
         /// What the transport said.
         message: String,
     },
+    /// It refused the credentials (HTTP 401 or 403).
+    #[error("{url} refused the request ({message}): give the server's API key in $OPENAI_API_KEY (or the variable --api-key-env names), or pass --header 'Authorization: Bearer KEY'")]
+    Refused {
+        /// The URL tried.
+        url: String,
+        /// What it answered.
+        message: String,
+    },
     /// It answered, but not as an OpenAI-compatible server.
     #[error("{url} is not an OpenAI-compatible server: {message}")]
     NotOpenAi {
@@ -56,6 +69,22 @@ pub enum ClientError {
 }
 
 impl Target {
+    /// `text` with every header value the user gave (and the key after `Bearer `)
+    /// replaced by `***`: servers echo headers in error bodies.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (_, v) in &self.headers {
+            let Ok(v) = v.to_str() else { continue };
+            let key = v.rsplit(' ').next().unwrap_or(v);
+            for secret in [v, key] {
+                if secret.len() >= 4 && out.contains(secret) {
+                    out = out.replace(secret, "***");
+                }
+            }
+        }
+        out
+    }
+
     /// Normalised base (no trailing slash, no trailing `/v1`).
     pub fn base(&self) -> &str {
         let b = self.base_url.trim_end_matches('/');
@@ -68,6 +97,22 @@ impl Target {
         let uri: Uri = s.parse().map_err(|e: http::uri::InvalidUri| {
             ClientError::BadUrl(self.base_url.clone(), e.to_string())
         })?;
+        if uri.port().is_some() && uri.port_u16().is_none_or(|p| p == 0) {
+            let port = uri
+                .port()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default();
+            return Err(ClientError::BadUrl(
+                self.base_url.clone(),
+                format!("port {port} is out of range: use 1 to 65535"),
+            ));
+        }
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(ClientError::BadUrl(
+                self.base_url.clone(),
+                "it names no host".into(),
+            ));
+        }
         match uri.scheme_str() {
             Some("http") => Ok(uri),
             Some("https") => Err(ClientError::BadUrl(
@@ -100,6 +145,45 @@ pub struct RawResponse {
     pub outcome: Outcome,
 }
 
+/// How far one response may run before it is cut ([`Outcome::Overlong`]): a server that
+/// streams without end cannot grow a request's memory past what was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseLimits {
+    /// SSE events (chunks, empty or not).
+    pub max_events: usize,
+    /// Body bytes.
+    pub max_bytes: usize,
+    /// Output tokens asked for (for the message).
+    pub asked: Option<u64>,
+}
+
+/// Output tokens assumed when a request does not say how many it wants.
+const UNSTATED_OUTPUT_TOKENS: u64 = 16_384;
+
+impl ResponseLimits {
+    /// Four events per asked token plus 64 (role, usage and empty chunks; servers send one
+    /// per token), 2 KiB of body per event (a chunk is about 300 bytes) plus 1 MiB.
+    pub fn for_request(asked: Option<u64>) -> ResponseLimits {
+        let tokens = asked.unwrap_or(UNSTATED_OUTPUT_TOKENS).min(1 << 24) as usize;
+        let max_events = tokens * 4 + 64;
+        ResponseLimits {
+            max_events,
+            max_bytes: max_events * 2048 + (1 << 20),
+            asked,
+        }
+    }
+
+    fn overlong(&self, what: String) -> Outcome {
+        let asked = self.asked.map_or_else(
+            || "no max_tokens".to_owned(),
+            |n| format!("{n} tokens asked"),
+        );
+        Outcome::Overlong {
+            message: format!("{what} ({asked}); the response was cut"),
+        }
+    }
+}
+
 struct StreamState {
     sent: Instant,
     anchor: MonoAnchor,
@@ -109,11 +193,13 @@ struct StreamState {
     usage: ServerUsage,
     done: Option<Instant>,
     finished: bool,
-    error: Option<String>,
+    events: usize,
+    error: Option<Outcome>,
 }
 
 impl StreamState {
     fn on_payload(&mut self, data: &[u8], at: Instant) -> bool {
+        self.events += 1;
         if data == b"[DONE]" {
             self.done = Some(at);
             return false;
@@ -122,6 +208,7 @@ impl StreamState {
             Ok(facts) => {
                 if let Some(u) = facts.usage {
                     self.usage = ServerUsage {
+                        implausible_completion_tokens: None,
                         prompt_tokens: u.prompt_tokens,
                         completion_tokens: u.completion_tokens,
                     };
@@ -135,7 +222,7 @@ impl StreamState {
                     self.chunks.push(Chunk {
                         offset_ns,
                         tokens: 0,
-                        text_bytes: facts.text_bytes as u32,
+                        text_bytes: facts.text_bytes.min(u32::MAX as usize) as u32,
                         client_lag_ns,
                     });
                 }
@@ -144,8 +231,16 @@ impl StreamState {
                 }
                 true
             }
+            Err(ProtocolError::ServerError(message)) => {
+                self.error = Some(Outcome::StreamError {
+                    message: format!("server reported an error in the stream: {message}"),
+                });
+                false
+            }
             Err(e) => {
-                self.error = Some(e.to_string());
+                self.error = Some(Outcome::MalformedChunk {
+                    message: e.to_string(),
+                });
                 false
             }
         }
@@ -177,18 +272,47 @@ fn request_head(target: &Target, uri: &Uri, body_len: usize, stream: bool) -> Ve
     h
 }
 
-/// Largest non-streamed response body kept.
-const MAX_WHOLE_BODY: usize = 64 << 20;
 /// Largest unfinished SSE event kept.
 const MAX_SSE_EVENT: usize = 1 << 20;
+/// Bytes of an unexpected body kept for the record.
+const EXCERPT: usize = 200;
 
-/// Sends one request and reads it to the end.
+/// The start of a body, as text, for a record.
+fn excerpt(bytes: &[u8]) -> String {
+    let cut = bytes.len().min(EXCERPT);
+    String::from_utf8_lossy(&bytes[..cut]).trim().to_owned()
+}
+
+/// Masks the user's secrets in whatever text an outcome carries.
+fn redacted(outcome: Outcome, target: &Target) -> Outcome {
+    match outcome {
+        Outcome::HttpStatus { status, body } => Outcome::HttpStatus {
+            status,
+            body: target.redact(&body),
+        },
+        Outcome::NotSse { content_type, body } => Outcome::NotSse {
+            content_type,
+            body: target.redact(&body),
+        },
+        Outcome::MalformedChunk { message } => Outcome::MalformedChunk {
+            message: target.redact(&message),
+        },
+        Outcome::StreamError { message } => Outcome::StreamError {
+            message: target.redact(&message),
+        },
+        other => other,
+    }
+}
+
+/// Sends one request and reads it to the end: in bounded time (the total and idle
+/// timeouts) and bounded memory (`limits`).
 pub async fn send(
     client: &HttpClient,
     target: &Target,
     uri: &Uri,
     body: Bytes,
     stream: bool,
+    limits: ResponseLimits,
 ) -> RawResponse {
     let mut message = request_head(target, uri, body.len(), stream);
     message.extend_from_slice(&body);
@@ -203,6 +327,7 @@ pub async fn send(
         usage: ServerUsage::default(),
         done: None,
         finished: false,
+        events: 0,
         error: None,
     };
     let mut connect_wait = None;
@@ -215,7 +340,7 @@ pub async fn send(
             text: st.text,
             usage: st.usage,
             connect_wait: wait,
-            outcome,
+            outcome: redacted(outcome, target),
         };
     let mut ex = match Exchange::start(client, uri, &message, deadline).await {
         Ok(ex) => {
@@ -235,22 +360,28 @@ pub async fn send(
         }
     };
     if ex.status != 200 {
-        let snippet = ex.read_snippet(512).await;
-        let body = String::from_utf8_lossy(&snippet).into_owned();
+        let snippet = ex.read_snippet(EXCERPT).await;
         return finish(
             st,
             Instant::now(),
             Outcome::HttpStatus {
                 status: ex.status,
-                body,
+                body: excerpt(&snippet),
             },
             connect_wait,
         );
     }
     let mut sse = SseDecoder::new();
     let mut whole = Vec::new();
+    // The first bytes of a streamed body that is not an event stream, for the record.
+    let mut odd_start: Vec<u8> = Vec::new();
+    let mut body_bytes = 0usize;
+    let idle = stream.then_some(target.idle_timeout);
+    let odd_type = ex.other_content_type.take();
     loop {
-        let (data, at) = match ex.next_body().await {
+        // The idle limit starts once the stream has sent something: waiting for the first
+        // event is queueing, which the total timeout bounds.
+        let (data, at) = match ex.next_body(idle.filter(|_| body_bytes > 0)).await {
             Ok(Some(x)) => x,
             Ok(None) => break,
             // `[DONE]` came: the response is complete whatever happens to its terminator
@@ -259,28 +390,29 @@ pub async fn send(
             Err(ReadEnd::Timeout) => {
                 return finish(st, Instant::now(), Outcome::Timeout, connect_wait)
             }
-            Err(e) => {
+            Err(ReadEnd::Idle(d)) => {
+                let outcome = Outcome::IdleTimeout {
+                    idle_ms: d.as_millis() as u64,
+                };
+                return finish(st, Instant::now(), outcome, connect_wait);
+            }
+            Err(ReadEnd::Broken(e)) => {
                 let message = format!("connection broke mid-response: {e}");
-                return finish(
-                    st,
-                    Instant::now(),
-                    Outcome::StreamError { message },
-                    connect_wait,
-                );
+                return finish(st, Instant::now(), Outcome::Reset { message }, connect_wait);
             }
         };
+        body_bytes += data.len();
+        if body_bytes > limits.max_bytes {
+            let outcome =
+                limits.overlong(format!("more than {} MiB of body", limits.max_bytes >> 20));
+            return finish(st, Instant::now(), outcome, connect_wait);
+        }
         if !stream {
-            if whole.len() + data.len() > MAX_WHOLE_BODY {
-                let message = format!("response larger than {} MiB", MAX_WHOLE_BODY >> 20);
-                return finish(
-                    st,
-                    Instant::now(),
-                    Outcome::StreamError { message },
-                    connect_wait,
-                );
-            }
             whole.extend_from_slice(data);
             continue;
+        }
+        if st.events == 0 && odd_start.len() < EXCERPT && odd_type.is_some() {
+            odd_start.extend_from_slice(&data[..data.len().min(EXCERPT)]);
         }
         if st.done.is_none() {
             sse.push(data, &mut |ev| st.on_payload(ev.data, at));
@@ -292,18 +424,17 @@ pub async fn send(
                 return finish(
                     st,
                     Instant::now(),
-                    Outcome::StreamError { message },
+                    Outcome::MalformedChunk { message },
                     connect_wait,
                 );
             }
+            if st.events > limits.max_events {
+                let outcome = limits.overlong(format!("more than {} events", limits.max_events));
+                return finish(st, Instant::now(), outcome, connect_wait);
+            }
         }
-        if let Some(message) = st.error.take() {
-            return finish(
-                st,
-                Instant::now(),
-                Outcome::StreamError { message },
-                connect_wait,
-            );
+        if let Some(outcome) = st.error.take() {
+            return finish(st, Instant::now(), outcome, connect_wait);
         }
         // After `[DONE]` keep reading to the body's terminator so the connection can be
         // reused (the response ended at `[DONE]` whatever comes after it); a body that
@@ -320,20 +451,21 @@ pub async fn send(
         st.on_payload(&whole, end);
         st.first = None;
         return match st.error.take() {
-            Some(message) => finish(st, end, Outcome::StreamError { message }, connect_wait),
+            Some(outcome) => finish(st, end, outcome, connect_wait),
             None => finish(st, end, Outcome::Completed, connect_wait),
         };
     }
     if st.done.is_some() || st.finished {
-        finish(st, end, Outcome::Completed, connect_wait)
-    } else {
-        finish(
-            st,
-            end,
-            Outcome::StreamError {
-                message: "stream ended before [DONE]".into(),
-            },
-            connect_wait,
-        )
+        return finish(st, end, Outcome::Completed, connect_wait);
     }
+    let outcome = match &odd_type {
+        Some(ct) if st.events == 0 => Outcome::NotSse {
+            content_type: ct.to_string(),
+            body: excerpt(&odd_start),
+        },
+        _ => Outcome::StreamError {
+            message: "stream ended before [DONE]".into(),
+        },
+    };
+    finish(st, end, outcome, connect_wait)
 }

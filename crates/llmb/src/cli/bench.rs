@@ -146,6 +146,14 @@ pub struct BenchArgs {
     /// Give up on one request after this long.
     #[arg(long, value_parser = parse_duration, default_value = "600s")]
     pub timeout: std::time::Duration,
+    /// Cut a streamed response that has started when nothing comes for this long
+    /// (outcome `idle_timeout`); the wait for the first event is bounded by --timeout.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub idle_timeout: std::time::Duration,
+    /// Stop sending when more than this share of the last 100 requests failed, or when 16
+    /// connections in a row are refused (the server is gone); 1 never stops on errors.
+    #[arg(long, default_value_t = 0.5)]
+    pub max_error_rate: f64,
     /// After Ctrl-C, let in-flight requests finish for this long.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub grace: std::time::Duration,
@@ -208,6 +216,8 @@ impl BenchArgs {
                 ServerArg::Dynamo => ServerKind::Dynamo,
             },
             timeout: self.timeout,
+            idle_timeout: self.idle_timeout,
+            max_error_rate: self.max_error_rate,
             server_metrics: !self.no_server_metrics,
             tokenizer: self.tokenizer,
             isl: self.isl,

@@ -97,18 +97,13 @@ fn injected_resets_are_counted_and_completed_records_stay_intact() {
         .filter(|r| r["outcome"]["kind"] != "completed")
         .collect();
     assert!((5..=45).contains(&failed.len()), "{} failed", failed.len());
-    assert!(failed
-        .iter()
-        .all(|r| r["outcome"]["kind"] == "stream_error"));
+    assert!(failed.iter().all(|r| r["outcome"]["kind"] == "reset"));
     for r in recs.iter().filter(|r| r["outcome"]["kind"] == "completed") {
         assert_eq!(r["chunks"].as_array().unwrap().len(), 32);
         assert_eq!(r["usage"]["completion_tokens"], 32);
     }
     let s = read_json(out.join("summary.json"));
-    assert_eq!(
-        s["requests"]["failures_by_kind"]["stream_error"],
-        failed.len()
-    );
+    assert_eq!(s["requests"]["failures_by_kind"]["reset"], failed.len());
 }
 
 #[test]
@@ -152,7 +147,13 @@ fn every_injected_fault_kind_ends_in_its_own_typed_outcome() {
             .count()
     };
     // 40% of the requests get a fault, each kind a fifth of those: every kind shows up.
-    for kind in ["http_status", "timeout", "stream_error", "completed"] {
+    for kind in [
+        "http_status",
+        "timeout",
+        "reset",
+        "malformed_chunk",
+        "completed",
+    ] {
         assert!(count(kind) > 0, "no `{kind}` outcome");
     }
     let statuses: std::collections::BTreeSet<u64> = recs
@@ -170,24 +171,74 @@ fn every_injected_fault_kind_ends_in_its_own_typed_outcome() {
     let s = read_json(out.join("summary.json"));
     let by_kind = &s["requests"]["failures_by_kind"];
     assert_eq!(by_kind["timeout"], count("timeout"));
-    assert_eq!(by_kind["stream_error"], count("stream_error"));
+    assert_eq!(by_kind["reset"], count("reset"));
+    assert_eq!(by_kind["malformed_chunk"], count("malformed_chunk"));
     // HTTP failures are counted by status.
     let http =
         by_kind["http_500"].as_u64().unwrap_or(0) + by_kind["http_429"].as_u64().unwrap_or(0);
     assert_eq!(http as usize, count("http_status"), "{by_kind}");
-    // Both kinds of stream error: a chunk that is not JSON, and a connection reset.
-    let messages: Vec<&str> = recs
+    for r in recs
         .iter()
-        .filter(|r| r["outcome"]["kind"] == "stream_error")
-        .filter_map(|r| r["outcome"]["message"].as_str())
+        .filter(|r| r["outcome"]["kind"] == "malformed_chunk")
+    {
+        assert!(
+            r["outcome"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("malformed"),
+            "{r}"
+        );
+    }
+    for r in recs.iter().filter(|r| r["outcome"]["kind"] == "reset") {
+        assert!(
+            r["outcome"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("connection broke"),
+            "{r}"
+        );
+    }
+    assert_eq!(count("stream_error"), 0);
+
+    // The same stalls under a short idle timeout end as `idle_timeout`, long before the
+    // total timeout.
+    let out = tempdir("fault-idle");
+    let o = run(&[
+        "bench",
+        "--url",
+        &sim.url,
+        "--osl",
+        "16",
+        "--num-requests",
+        "80",
+        "--concurrency",
+        "80",
+        "--timeout",
+        "60s",
+        "--idle-timeout",
+        "300ms",
+        "--quiet",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_ran(&o);
+    let recs = records(&out);
+    let idle: Vec<_> = recs
+        .iter()
+        .filter(|r| r["outcome"]["kind"] == "idle_timeout")
         .collect();
-    assert!(
-        messages.iter().any(|m| m.contains("malformed")),
-        "{messages:?}"
-    );
-    assert!(
-        messages.iter().any(|m| !m.contains("malformed")),
-        "{messages:?}"
+    assert!(!idle.is_empty());
+    for r in &idle {
+        assert_eq!(r["outcome"]["idle_ms"], 300);
+        assert_eq!(r["chunks"].as_array().unwrap().len(), 8, "{r}");
+        let e2e_ms = (r["end_ns"].as_u64().unwrap() - r["sent_ns"].as_u64().unwrap()) / 1_000_000;
+        assert!(e2e_ms < 10_000, "{e2e_ms} ms");
+    }
+    assert_eq!(
+        recs.iter()
+            .filter(|r| r["outcome"]["kind"] == "timeout")
+            .count(),
+        0
     );
 }
 
