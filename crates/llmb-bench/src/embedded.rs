@@ -1,5 +1,6 @@
 //! The embedded engine for `llmb bench` without `--url`: a child `llmb serve sim` process
-//! on a free loopback port, so its CPU is not counted as the client's. Killed on drop.
+//! on a free loopback port, so its CPU is not counted as the client's. Killed on drop, and
+//! by the kernel if llmb dies without dropping it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,8 +18,11 @@ pub struct Embedded {
 
 /// Starts `EXE serve sim --port 0` (`exe` is the llmb binary) and waits for its address.
 pub async fn start(exe: &Path, seed: u64) -> anyhow::Result<Embedded> {
-    let mut child = Command::new(exe)
-        .args(["serve", "sim", "--port", "0", "--seed", &seed.to_string()])
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["serve", "sim", "--port", "0", "--seed", &seed.to_string()]);
+    // Gone with llmb, however llmb ends (SIGKILL included).
+    llmb_signals::die_with_parent(&mut cmd);
+    let mut child = Command::from(cmd)
         .stdout(std::process::Stdio::piped())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -76,8 +76,11 @@ impl PointRun {
         scrapes: Option<Vec<Scrape>>,
         server: Option<ServerView>,
     ) -> PointRun {
-        let warnings =
-            llmb_metrics::warnings::collect(&summary, &result.records, result.interrupted);
+        let warnings = llmb_metrics::warnings::collect(
+            &summary,
+            &result.records,
+            result.interrupted && result.stopped.is_none(),
+        );
         let client_bound = verdict::judge(
             &result.client,
             &summary.send_lag_ms,

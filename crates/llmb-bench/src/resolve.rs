@@ -60,12 +60,45 @@ impl Resolved {
     ///
     /// # Errors
     /// [`Invalid`](llmb_settings::Invalid) naming the option and the fix.
-    pub fn new(a: BenchSettings) -> anyhow::Result<Resolved> {
+    pub fn new(mut a: BenchSettings) -> anyhow::Result<Resolved> {
+        // Credentials in the URL become an Authorization header; the URL kept (and
+        // written to config.json) has none.
+        let mut url_auth = None;
+        if let Some(url) = &a.url {
+            let (bare, creds) = split_credentials(url);
+            if let Some((user, password)) = creds {
+                let mut v = HeaderValue::try_from(format!(
+                    "Basic {}",
+                    base64(format!("{user}:{password}").as_bytes())
+                ))
+                .map_err(|_| invalid("the credentials in --url cannot be sent as a header"))?;
+                v.set_sensitive(true);
+                url_auth = Some(v);
+            }
+            a.url = Some(bare);
+        }
         if a.isl <= 0 || a.osl <= 0 {
             return Err(invalid(format!(
                 "--isl and --osl must be positive (got {} and {})",
                 a.isl, a.osl
             )));
+        }
+        for (flag, n) in [("--isl", a.isl), ("--osl", a.osl)] {
+            if n > MAX_LENGTH {
+                return Err(invalid(format!(
+                    "{flag} {n} is longer than any model's context: use at most {MAX_LENGTH} tokens"
+                )));
+            }
+        }
+        for (flag, v) in [
+            ("--isl-stddev", a.isl_stddev),
+            ("--osl-stddev", a.osl_stddev),
+        ] {
+            if !(v.is_finite() && (0.0..=MAX_LENGTH as f64).contains(&v)) {
+                return Err(invalid(format!(
+                    "{flag} must be a number of tokens from 0 to {MAX_LENGTH} (got {v}); 0 gives every request the same length"
+                )));
+            }
         }
         let concurrencies = a
             .concurrency
@@ -143,7 +176,31 @@ impl Resolved {
             },
             None => Map::new(),
         };
-        let headers = headers(&a)?;
+        if !a.stream {
+            let needs_stream = slo
+                .as_ref()
+                .is_some_and(|s| s.ttft_ms.is_some() || s.tpot_ms.is_some());
+            if needs_stream {
+                return Err(invalid(
+                    "--slo ttft_ms and tpot_ms need streamed responses: drop --no-stream, or use e2e_ms",
+                ));
+            }
+            if let Some(f) = fail_if.iter().find(|f| f.needs_stream()) {
+                return Err(invalid(format!(
+                    "--fail-if '{}' needs streamed responses: drop --no-stream, or judge e2e_ms",
+                    f.text
+                )));
+            }
+        }
+        let mut headers = headers(&a)?;
+        if let Some(v) = url_auth {
+            if !headers
+                .iter()
+                .any(|(k, _)| k == http::header::AUTHORIZATION)
+            {
+                headers.push((http::header::AUTHORIZATION, v));
+            }
+        }
         if a.prompt_token_ids && a.endpoint != Endpoint::Completions {
             return Err(invalid("--prompt-token-ids needs --endpoint completions"));
         }
@@ -178,6 +235,67 @@ fn ensure_sockets(concurrencies: &[Concurrency]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Longest `--isl` or `--osl` accepted (10 Mi tokens, the longest context of any model).
+pub const MAX_LENGTH: i64 = 10 << 20;
+
+/// The URL without `user:password@`, and those credentials (percent-decoded).
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return (url.to_owned(), None);
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let (user, password) = rest[..at].split_once(':').unwrap_or((&rest[..at], ""));
+    let bare = format!("{}{}", &url[..scheme_end], &rest[at + 1..]);
+    (bare, Some((percent_decode(user), percent_decode(password))))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard base64 with padding (RFC 4648), for HTTP Basic credentials.
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for (k, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if k <= c.len() {
+                out.push(ABC[((n >> shift) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// `--header K:V` values, then `Authorization: Bearer $API_KEY_ENV` when that is set.
@@ -216,6 +334,44 @@ mod tests {
         let e = Resolved::new(s).unwrap_err();
         assert!(llmb_settings::is_invalid(&e), "{e:#}");
         e.to_string()
+    }
+
+    #[test]
+    fn url_credentials_become_a_basic_header() {
+        // RFC 4648 test vectors, and RFC 7617's example.
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(
+            split_credentials("http://u:p%40ss@h:8000/v1"),
+            (
+                "http://h:8000/v1".to_owned(),
+                Some(("u".into(), "p@ss".into()))
+            )
+        );
+        assert_eq!(
+            split_credentials("http://h:8000/a@b"),
+            ("http://h:8000/a@b".to_owned(), None)
+        );
+        let r = Resolved::new(BenchSettings {
+            url: Some("http://Aladdin:open%20sesame@127.0.0.1:9/".into()),
+            api_key_env: "LLMB_TEST_NO_SUCH_KEY".into(),
+            ..BenchSettings::default()
+        })
+        .unwrap();
+        assert_eq!(r.settings.url.as_deref(), Some("http://127.0.0.1:9/"));
+        let auth: Vec<_> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "authorization")
+            .collect();
+        assert_eq!(auth.len(), 1);
+        assert_eq!(auth[0].1, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
     }
 
     #[test]
@@ -266,5 +422,48 @@ mod tests {
             ..d()
         })
         .contains("--workers 4"));
+        for v in [f64::NAN, f64::INFINITY, -1.0] {
+            assert!(refused(BenchSettings {
+                osl_stddev: v,
+                ..d()
+            })
+            .contains("--osl-stddev"));
+            assert!(refused(BenchSettings {
+                isl_stddev: v,
+                ..d()
+            })
+            .contains("--isl-stddev"));
+        }
+        assert!(refused(BenchSettings {
+            isl: 1_000_000_000,
+            ..d()
+        })
+        .contains("--isl 1000000000 is longer than any model's context"));
+        assert!(refused(BenchSettings {
+            stream: false,
+            slo: Some("ttft_ms=500".into()),
+            ..d()
+        })
+        .contains("--no-stream"));
+        assert!(refused(BenchSettings {
+            stream: false,
+            fail_if: Some("p99(tpot_ms)>5".into()),
+            ..d()
+        })
+        .contains("needs streamed responses"));
+        // e2e needs no stream.
+        Resolved::new(BenchSettings {
+            stream: false,
+            slo: Some("e2e_ms=500".into()),
+            ..d()
+        })
+        .unwrap();
+        for r in [0.0, 1.5, f64::NAN] {
+            assert!(refused(BenchSettings {
+                max_error_rate: r,
+                ..d()
+            })
+            .contains("--max-error-rate"));
+        }
     }
 }

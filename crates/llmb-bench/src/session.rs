@@ -270,10 +270,11 @@ impl Session {
         }
     }
 
-    /// The point's prepared requests and schedule.
+    /// The point's prepared requests and schedule (prompts beyond
+    /// [`distinct_prompts`] repeat in order).
     fn load_plan(&self, point: &Point, count: Option<u64>) -> anyhow::Result<LoadPlan> {
         let a = &self.run.settings;
-        let distinct = count.unwrap_or(10_000) + a.warmup;
+        let distinct = distinct_prompts(count, point.isl) + a.warmup;
         let tokenizer = &self.run.tokenizer;
         let entries: Vec<PromptEntry> = match &a.dataset {
             Some(p) => dataset::from_file(p, tokenizer, Some(point.osl))
@@ -401,6 +402,22 @@ fn lengths(run: &Resolved, uc: Option<&UseCase>) -> (u64, u64) {
     })
 }
 
+/// Most distinct prompts prepared before a run: a run of more requests sends them again in
+/// order, so preparing costs at most about a second and 50 MB however long the run.
+pub const MAX_DISTINCT_PROMPTS: u64 = 50_000;
+/// Most prompt tokens prepared before a run (about 300 MB of text).
+pub const MAX_PREPARED_TOKENS: u64 = 64 << 20;
+
+/// How many distinct prompts a point prepares: one per request (10,000 for a timed run),
+/// at most [`MAX_DISTINCT_PROMPTS`] and [`MAX_PREPARED_TOKENS`] worth, at least one.
+pub fn distinct_prompts(count: Option<u64>, isl: u64) -> u64 {
+    count
+        .unwrap_or(10_000)
+        .min(MAX_DISTINCT_PROMPTS)
+        .min(MAX_PREPARED_TOKENS / isl.max(1))
+        .max(1)
+}
+
 /// Measured requests of a point: `--num-requests`; else concurrency × `--multi-round`;
 /// else none with `--duration`; else 10 × concurrency (256 unbounded).
 pub fn request_count(a: &llmb_settings::BenchSettings, c: Concurrency) -> Option<u64> {
@@ -417,6 +434,16 @@ pub fn request_count(a: &llmb_settings::BenchSettings, c: Concurrency) -> Option
 mod tests {
     use super::*;
     use llmb_settings::BenchSettings;
+
+    #[test]
+    fn prepared_prompts_are_bounded() {
+        assert_eq!(distinct_prompts(Some(80), 128), 80);
+        assert_eq!(distinct_prompts(None, 128), 10_000);
+        assert_eq!(distinct_prompts(Some(1_000_000_000), 128), 50_000);
+        // 64 Mi tokens / 8 Mi tokens each = 8 prompts.
+        assert_eq!(distinct_prompts(Some(100), 8 << 20), 8);
+        assert_eq!(distinct_prompts(Some(100), 1 << 40), 1);
+    }
 
     #[test]
     fn request_counts() {

@@ -129,7 +129,11 @@ pub async fn run(
         std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)
             .with_context(|| format!("cannot write {}", spec_path.display()))?;
         let mut cmd = match &placement {
-            Placement::Local => Command::new(exe),
+            Placement::Local => {
+                let mut c = Command::new(exe);
+                llmb_signals::die_with_parent(&mut c);
+                c
+            }
             Placement::Srun => {
                 let mut c = Command::new("srun");
                 c.args([
@@ -416,11 +420,11 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<()> {
     let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
     let interrupt_tx = Arc::new(interrupt_tx);
     let interrupt_tx_stdin = interrupt_tx.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = interrupt_tx.send(true);
-        }
-    });
+    // SIGINT, SIGTERM or SIGHUP: stop like `stop` from the parent; records so far are kept.
+    llmb_signals::Stop::install(move |_| {
+        let _ = interrupt_tx.send(true);
+    })
+    .context("cannot catch SIGINT, SIGTERM and SIGHUP")?;
     println_flush("ready")?;
     let go = tokio::task::spawn_blocking(|| {
         let mut line = String::new();

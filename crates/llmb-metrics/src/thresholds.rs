@@ -156,6 +156,14 @@ const FAIL_IF_HELP: &str =
     "write CONDITION[,CONDITION...] such as 'p99(ttft_ms)>500,mean(tpot_ms)>50,error_rate>0.01'";
 
 impl FailIf {
+    /// Whether it reads a per-token metric, which only streamed responses have.
+    pub fn needs_stream(&self) -> bool {
+        matches!(
+            self.quantity,
+            Quantity::Stat(_, Metric::TtftMs | Metric::TpotMs | Metric::ItlMs)
+        )
+    }
+
     /// Parses a comma-separated list of conditions.
     pub fn parse_list(s: &str) -> Result<Vec<FailIf>, ThresholdError> {
         s.split(',')

@@ -100,12 +100,5 @@ impl Drop for Proc {
 /// run-plan), and SIGKILL if run-plan dies without stopping it (e.g. `kill -9`).
 pub fn own_group(c: &mut Command) -> &mut Command {
     c.process_group(0);
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        c.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    c
+    llmb_signals::die_with_parent(c)
 }

@@ -32,7 +32,10 @@ mod preflight;
 mod rank;
 mod ready;
 mod servers;
-pub mod stop;
+/// The process's signal catcher (the `llmb-signals` crate).
+pub mod stop {
+    pub use llmb_signals::*;
+}
 
 use child::{own_group, Proc};
 pub use logs::tail;

@@ -97,15 +97,15 @@ impl Target {
         let uri: Uri = s.parse().map_err(|e: http::uri::InvalidUri| {
             ClientError::BadUrl(self.base_url.clone(), e.to_string())
         })?;
-        if uri.port().is_some() && uri.port_u16().is_none_or(|p| p == 0) {
-            let port = uri
-                .port()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default();
-            return Err(ClientError::BadUrl(
-                self.base_url.clone(),
-                format!("port {port} is out of range: use 1 to 65535"),
-            ));
+        let host_port = uri.authority().map_or("", |a| a.as_str());
+        let host_port = host_port.rsplit('@').next().unwrap_or(host_port);
+        if let Some((_, port)) = host_port.rsplit_once(':').filter(|(_, p)| !p.contains(']')) {
+            if !port.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n)) {
+                return Err(ClientError::BadUrl(
+                    self.base_url.clone(),
+                    format!("port `{port}` is out of range: use 1 to 65535"),
+                ));
+            }
         }
         if uri.host().is_none_or(str::is_empty) {
             return Err(ClientError::BadUrl(
@@ -194,12 +194,18 @@ struct StreamState {
     done: Option<Instant>,
     finished: bool,
     events: usize,
+    limits: ResponseLimits,
     error: Option<Outcome>,
 }
 
 impl StreamState {
     fn on_payload(&mut self, data: &[u8], at: Instant) -> bool {
         self.events += 1;
+        if self.events > self.limits.max_events {
+            let what = format!("more than {} events", self.limits.max_events);
+            self.error = Some(self.limits.overlong(what));
+            return false;
+        }
         if data == b"[DONE]" {
             self.done = Some(at);
             return false;
@@ -328,6 +334,7 @@ pub async fn send(
         done: None,
         finished: false,
         events: 0,
+        limits,
         error: None,
     };
     let mut connect_wait = None;
@@ -428,10 +435,6 @@ pub async fn send(
                     connect_wait,
                 );
             }
-            if st.events > limits.max_events {
-                let outcome = limits.overlong(format!("more than {} events", limits.max_events));
-                return finish(st, Instant::now(), outcome, connect_wait);
-            }
         }
         if let Some(outcome) = st.error.take() {
             return finish(st, Instant::now(), outcome, connect_wait);
@@ -468,4 +471,81 @@ pub async fn send(
         },
     };
     finish(st, end, outcome, connect_wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str, headers: &[(&'static str, &str)]) -> Target {
+        Target {
+            base_url: url.into(),
+            endpoint: Endpoint::Chat,
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        HeaderName::from_static(k),
+                        HeaderValue::from_str(v).unwrap(),
+                    )
+                })
+                .collect(),
+            timeout: Duration::from_secs(1),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_before_use() {
+        assert!(target("http://127.0.0.1:8000/v1", &[]).uri("/x").is_ok());
+        assert!(target("http://[::1]:8000", &[]).uri("/x").is_ok());
+        assert!(target("http://localhost", &[]).uri("/x").is_ok());
+        for (url, says) in [
+            ("http://127.0.0.1:99999", "port `99999` is out of range"),
+            ("http://127.0.0.1:0", "port `0`"),
+            ("http://127.0.0.1:x1", "port `x1`"),
+            ("ftp://127.0.0.1:21", "http://"),
+        ] {
+            let e = target(url, &[]).uri("/x").unwrap_err().to_string();
+            assert!(e.contains(says), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_masked_in_what_servers_echo() {
+        let t = target(
+            "http://h:1",
+            &[
+                ("authorization", "Bearer sk-abc123"),
+                ("x-token", "tok-999"),
+            ],
+        );
+        assert_eq!(
+            t.redact("you sent Bearer sk-abc123, key sk-abc123 and tok-999"),
+            "you sent ***, key *** and ***"
+        );
+        // Values too short to be secrets are left alone.
+        let t = target("http://h:1", &[("x-a", "ab")]);
+        assert_eq!(t.redact("ab cd"), "ab cd");
+    }
+
+    #[test]
+    fn response_limits_follow_what_was_asked() {
+        // 128 tokens: 128 x 4 + 64 = 576 events, 576 x 2 KiB + 1 MiB of body.
+        let l = ResponseLimits::for_request(Some(128));
+        assert_eq!(l.max_events, 576);
+        assert_eq!(l.max_bytes, 576 * 2048 + (1 << 20));
+        // Nothing asked: 16,384 tokens assumed.
+        assert_eq!(
+            ResponseLimits::for_request(None).max_events,
+            16_384 * 4 + 64
+        );
+        let Outcome::Overlong { message } = l.overlong("more than 576 events".into()) else {
+            panic!()
+        };
+        assert_eq!(
+            message,
+            "more than 576 events (128 tokens asked); the response was cut"
+        );
+    }
 }

@@ -96,10 +96,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0.0)]
     pub osl_stddev: f64,
     /// Workload `name:ISL/OSL` (repeatable, or space-separated as the seeds write USE_CASES).
-    #[arg(long = "use-case", value_name = "NAME:ISL/OSL")]
+    #[arg(long = "use-case", value_name = "NAME:ISL/OSL", conflicts_with_all = ["isl", "osl", "dataset"])]
     pub use_cases: Vec<String>,
     /// JSONL dataset: trtllm-bench's {"task_id","input_ids"|"prompt","output_tokens"} or {"prompt": ...}.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["isl", "isl_stddev"])]
     pub dataset: Option<PathBuf>,
     /// Measured requests per load point (default: 10 × concurrency, 256 without a limit).
     #[arg(long)]
@@ -108,7 +108,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     pub warmup: u64,
     /// Requests = concurrency × K (the seeds' multi_round).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["num_requests", "duration"])]
     pub multi_round: Option<u64>,
     /// Stop issuing after this long (e.g. 30s, 2m).
     #[arg(long, value_parser = parse_duration)]

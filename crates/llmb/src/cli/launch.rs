@@ -93,7 +93,7 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Submit this many identical runs (each with its own folders).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeats: u32,
     /// Profile the run (ENABLE_PROFILE=true).
     #[arg(short, long)]

@@ -36,11 +36,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitStatus> {
     let a = &session.run.settings;
     let points = session.points();
     let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = interrupt_tx.send(true);
-        }
-    });
+    // SIGINT, SIGTERM, SIGHUP: stop sending, let in-flight requests finish for the grace
+    // period, write everything, exit 128 + the signal. A second one ends at once.
+    let stop = llmb_signals::Stop::install(move |_| {
+        let _ = interrupt_tx.send(true);
+    })?;
     let mut status = ExitStatus::OK;
     let mut sweep = SweepSummary::new(Vec::new());
     for point in &points {
@@ -80,7 +80,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitStatus> {
             };
         }
         if done.result.interrupted {
-            return Ok(ExitStatus::INTERRUPTED);
+            return Ok(match (stop.signal(), &done.result.stopped) {
+                (Some(sig), _) => ExitStatus(llmb_signals::exit_code(sig)),
+                (None, Some(_)) => status,
+                (None, None) => ExitStatus::INTERRUPTED,
+            });
         }
     }
     Ok(status)

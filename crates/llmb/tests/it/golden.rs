@@ -415,10 +415,6 @@ fn golden_sweep() {
         &sim,
         &out,
         &[
-            "--isl",
-            "16",
-            "--osl",
-            "4",
             "--concurrency",
             "1,2",
             "--num-requests",

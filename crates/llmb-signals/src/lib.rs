@@ -1,7 +1,14 @@
-//! Signals that stop a run (SIGTERM from Slurm at the time limit or on scancel, SIGINT
-//! from a terminal), without an async runtime: the handler only records the signal and
+//! The signals that stop an llmb process (SIGTERM from Slurm at the time limit or on
+//! scancel, SIGINT from a terminal, SIGHUP when the terminal goes), caught the same way in
+//! every command and without an async runtime: the handler only records the signal and
 //! writes one byte to a pipe; a watcher thread wakes on that byte, publishes the signal to
-//! every waiter, and runs the caller's hook (the early `run_status.json`).
+//! every waiter, and runs the caller's hook (stop sending, write `run_status.json`). A
+//! second signal ends the process at once (`_exit(128 + signal)`); children started with
+//! [`die_with_parent`] are killed by the kernel when it goes, even on SIGKILL.
+#![warn(missing_docs)]
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -17,7 +24,14 @@ static WAKE: AtomicI32 = AtomicI32::new(-1);
 static INSTALLED: OnceLock<Stop> = OnceLock::new();
 
 extern "C" fn on_signal(sig: libc::c_int) {
-    let _ = FIRST.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    if FIRST
+        .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        // The second signal: the user does not want to wait for the grace period.
+        // SAFETY: _exit(2) is async-signal-safe.
+        unsafe { libc::_exit(128 + sig) };
+    }
     let fd = WAKE.load(Ordering::SeqCst);
     if fd >= 0 {
         let b = 1u8;
@@ -31,8 +45,33 @@ fn name(sig: i32) -> &'static str {
     match sig {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
         _ => "a signal",
     }
+}
+
+/// The exit status of a process stopped by the signal named `name` (128 + its number).
+pub fn exit_code(name: &str) -> u8 {
+    let n = match name {
+        "SIGINT" => libc::SIGINT,
+        "SIGHUP" => libc::SIGHUP,
+        _ => libc::SIGTERM,
+    };
+    (128 + n) as u8
+}
+
+/// Makes the child started by `c` get SIGKILL when this process dies, however it dies.
+/// (The kernel sends it when the thread that forked the child exits; llmb forks from
+/// threads that live as long as the process.)
+pub fn die_with_parent(c: &mut Command) -> &mut Command {
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    c
 }
 
 /// Whether a stop signal has arrived, shared by every wait of the run.
@@ -42,7 +81,7 @@ pub struct Stop {
 }
 
 impl Stop {
-    /// Catches SIGTERM and SIGINT from now on; `hook` runs once, on the watcher thread,
+    /// Catches SIGTERM, SIGINT and SIGHUP from now on; `hook` runs once, on the watcher thread,
     /// when the first arrives. There is one per process: a later call returns the same
     /// `Stop` (already fired if a signal came) and its `hook` is dropped unrun.
     ///
@@ -60,7 +99,7 @@ impl Stop {
         // SAFETY: fds[0] is a fresh descriptor owned by nobody else.
         let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
         WAKE.store(fds[1], Ordering::SeqCst);
-        for sig in [libc::SIGTERM, libc::SIGINT] {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             // SAFETY: a handler that only touches atomics and write(2).
             let prev = unsafe {
                 libc::signal(
