@@ -180,6 +180,15 @@ impl Tokenizer {
         &self.inner.words
     }
 
+    /// Ids in the vocabulary: every valid id is below this (special tokens included).
+    pub fn vocab_size(&self) -> u32 {
+        match &self.inner.backend {
+            // Ordinary ranks are dense from 0, the specials sit above them.
+            Backend::Tiktoken(_) => self.special_ids().last().map_or(0, |s| s + 1),
+            Backend::HuggingFace(t) => t.get_vocab_size(true) as u32,
+        }
+    }
+
     /// Ids of the special tokens, ascending: tiktoken's specials (`<|endoftext|>`, the
     /// FIM markers, ...), or the added tokens a `tokenizer.json` marks `"special": true`
     /// (BOS, EOS, padding, chat markers).

@@ -110,7 +110,11 @@ pub fn synthetic(
         .collect())
 }
 
-/// Reads a JSONL dataset: trtllm-bench's format or plain prompts.
+/// Largest output length a dataset line may ask for (10 Mi tokens).
+pub const MAX_OUTPUT_TOKENS: u64 = 10 << 20;
+
+/// Reads a JSONL dataset: trtllm-bench's format or plain prompts. Each line is checked:
+/// an error names the file, the line and the field.
 pub fn from_file(
     path: &Path,
     tok: &Tokenizer,
@@ -122,6 +126,7 @@ pub fn from_file(
         source,
     })?;
     let mut out = Vec::new();
+    let vocab = tok.vocab_size();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -153,14 +158,37 @@ pub fn from_file(
                 if ids.is_none() && text.is_none() {
                     return Err(bad("no \"input_ids\" or \"prompt\"".into()));
                 }
-                let osl = m
-                    .get("output_tokens")
-                    .or_else(|| m.get("max_tokens"))
-                    .and_then(Value::as_u64);
+                if let Some(id) = ids.iter().flatten().find(|id| **id >= vocab) {
+                    return Err(bad(format!(
+                        "field \"input_ids\": token id {id} is outside the vocabulary of {} ({vocab} ids); pass --tokenizer with the model's tokenizer",
+                        tok.name()
+                    )));
+                }
+                let osl = match ["output_tokens", "max_tokens"]
+                    .iter()
+                    .find_map(|k| m.get(*k).map(|v| (*k, v)))
+                {
+                    Some((_, Value::Null)) | None => None,
+                    Some((k, v)) => match v.as_u64() {
+                        Some(n) if (1..=MAX_OUTPUT_TOKENS).contains(&n) => Some(n),
+                        _ => {
+                            return Err(bad(format!(
+                                "field \"{k}\": {v} is not a number of tokens from 1 to {MAX_OUTPUT_TOKENS}"
+                            )))
+                        }
+                    },
+                };
                 (text, ids, osl)
             }
             _ => return Err(bad("each line must be an object or a string".into())),
         };
+        if ids.as_ref().is_some_and(Vec::is_empty)
+            || (ids.is_none() && text.as_deref().is_some_and(|t| t.trim().is_empty()))
+        {
+            return Err(bad(
+                "empty prompt: every line needs at least one token".into()
+            ));
+        }
         let tokens = match (&ids, &text) {
             (Some(ids), _) => ids.len() as u64,
             (None, Some(t)) => tok.count(t) as u64,
@@ -324,6 +352,39 @@ mod tests {
         std::fs::write(&f, "{\"task_id\":0}\n").unwrap();
         let err = from_file(&f, &tok, None).unwrap_err().to_string();
         assert!(err.contains("line 1") && err.contains("input_ids"), "{err}");
+        // Each bad field is named with its line; the first good line does not hide it.
+        let ok = "{\"prompt\":\"hi\",\"output_tokens\":4}\n";
+        for (line, says) in [
+            (
+                "{\"prompt\":\"hi\",\"output_tokens\":-4}",
+                "field \"output_tokens\": -4",
+            ),
+            (
+                "{\"prompt\":\"hi\",\"output_tokens\":0}",
+                "field \"output_tokens\": 0",
+            ),
+            (
+                "{\"prompt\":\"hi\",\"max_tokens\":\"many\"}",
+                "field \"max_tokens\"",
+            ),
+            ("{\"prompt\":\"  \"}", "empty prompt"),
+            ("{\"input_ids\":[]}", "empty prompt"),
+            ("{\"input_ids\":[5,4000000000]}", "outside the vocabulary"),
+            ("{\"input_ids\":[5,100277]}", "token id 100277"),
+        ] {
+            std::fs::write(&f, format!("{ok}{line}\n")).unwrap();
+            let err = from_file(&f, &tok, None).unwrap_err().to_string();
+            assert!(
+                err.contains("line 2") && err.contains(says),
+                "{line}: {err}"
+            );
+        }
+        // The last special id of cl100k_base (100276) is in the vocabulary.
+        std::fs::write(&f, "{\"input_ids\":[100276],\"output_tokens\":null}\n").unwrap();
+        assert_eq!(
+            from_file(&f, &tok, Some(3)).unwrap()[0].output_tokens,
+            Some(3)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

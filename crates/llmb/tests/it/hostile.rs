@@ -426,3 +426,62 @@ fn a_server_that_dies_stops_the_run() {
         .unwrap()
         .contains("the server is gone"));
 }
+
+#[test]
+fn five_percent_faults_of_every_kind_finish_in_bounded_time() {
+    let sim = crate::support::Sim::start(&[
+        "--ttft-ms",
+        "2",
+        "--itl-ms",
+        "1",
+        "--fault-rate",
+        "0.05",
+        "--fault-kinds",
+        "http500,http429,reset,stall,malformed",
+        "--seed",
+        "3",
+    ]);
+    let out = tempdir("faults-5pct");
+    // Default options (the idle timeout included): stalls end after 30 s, not 600.
+    let t0 = Instant::now();
+    let o = llmb()
+        .args([
+            "bench",
+            "--url",
+            &sim.url,
+            "--concurrency",
+            "32",
+            "--num-requests",
+            "2000",
+        ])
+        .args(["--osl", "32", "--quiet", "--output-dir"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let took = t0.elapsed();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(took < Duration::from_secs(120), "{took:?}");
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let text = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2000);
+    let s = read_json(out.join("summary.json"));
+    let by_kind = &s["requests"]["failures_by_kind"];
+    for kind in [
+        "idle_timeout",
+        "reset",
+        "malformed_chunk",
+        "http_500",
+        "http_429",
+    ] {
+        let n = recs
+            .iter()
+            .filter(|r| crate::support::outcome_label(r) == kind)
+            .count();
+        assert!(n > 0, "no {kind}");
+        assert_eq!(by_kind[kind], n, "{kind}");
+    }
+}

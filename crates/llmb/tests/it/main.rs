@@ -5,6 +5,7 @@ mod bench;
 mod dataset;
 mod disagg;
 mod engine;
+mod fuzz;
 mod golden;
 mod hostile;
 mod import;

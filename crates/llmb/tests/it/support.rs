@@ -113,3 +113,11 @@ pub fn wait_for(what: &str, limit: std::time::Duration, mut cond: impl FnMut() -
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// A record's outcome as summary.json counts it (`http_503`, `reset`, ...).
+pub fn outcome_label(r: &serde_json::Value) -> String {
+    match r["outcome"]["status"].as_u64() {
+        Some(s) => format!("http_{s}"),
+        None => r["outcome"]["kind"].as_str().unwrap_or("").to_owned(),
+    }
+}
