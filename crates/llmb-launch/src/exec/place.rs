@@ -96,6 +96,10 @@ impl Placement {
             PortChoice::Pick => free_port()?,
         };
         let mut resolved = s.clone();
+        if !self.in_slurm() && resolved.settings.host == "0.0.0.0" {
+            // On this machine only: nothing outside it needs to reach the servers.
+            resolved.settings.host = "127.0.0.1".into();
+        }
         if s.engine == EngineKind::Etcd {
             // etcd advertises the address others reach it at.
             resolved.settings.host = self.host_of(s);

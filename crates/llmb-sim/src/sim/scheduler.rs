@@ -257,6 +257,9 @@ async fn scheduler_task(
         tokio::time::sleep_until(next_step).await;
         let (prompt, generated, _) = state.apply(&plan);
         metrics.add_tokens(prompt, generated);
+        // Finished sequences left the batch: the gauges say so before the next wait.
+        let (running, waiting, kv) = state.occupancy();
+        metrics.set_occupancy(running, waiting, kv);
     }
 }
 

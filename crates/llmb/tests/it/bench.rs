@@ -604,3 +604,41 @@ fn server_metrics_are_scraped_and_agree_with_the_client() {
     assert!(!off.join("server_metrics.jsonl").exists());
     assert!(read_json(off.join("summary.json"))["server"]["view"].is_null());
 }
+
+#[test]
+fn the_engine_gauges_return_to_zero_after_a_run() {
+    let sim = Sim::start(&["--ttft-ms", "2", "--itl-ms", "1"]);
+    let out = tempdir("gauges");
+    let o = run(&[
+        "bench",
+        "--url",
+        &sim.url,
+        "--osl",
+        "8",
+        "--num-requests",
+        "20",
+        "--concurrency",
+        "4",
+        "--quiet",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_ran(&o);
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(sim.url.trim_start_matches("http://")).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    for gauge in [
+        "num_requests_running",
+        "num_requests_waiting",
+        "kv_cache_usage_perc",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("llmb:{gauge}")))
+            .unwrap_or_else(|| panic!("no {gauge} in {text}"));
+        assert!(line.ends_with(" 0"), "{line}");
+    }
+}

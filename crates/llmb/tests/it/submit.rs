@@ -323,6 +323,13 @@ fn local_launcher_runs_llama33_chat_on_the_simulator() {
         .count();
     assert_eq!(n, 40, "one record per request");
     assert_eq!(find_files(&chat[0], "summary.json").len(), 1);
+    // A local run's engine listens on loopback only.
+    let logs: String = find_files(&exp, "chat-server0.log")
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    assert!(logs.contains("listening on http://127.0.0.1:"), "{logs}");
+    assert!(!logs.contains("0.0.0.0"), "{logs}");
     let status = crate::launch_support::run_status(&exp);
     assert_eq!(status["servers_stopped_on_purpose"], true);
     assert_eq!(i.state(&id), "COMPLETED");
