@@ -607,7 +607,11 @@ fn bench_settings(
         server: bench_server(spec.engine)
             .filter(|_| !sim)
             .unwrap_or(ServerKind::Generic),
-        tokenizer: eng::tokenizer(spec).map(PathBuf::from),
+        // On the simulator a tokenizer named by hub id (not a file here) gives way to the
+        // built-in one the simulator counts with: nothing can fetch it.
+        tokenizer: eng::tokenizer(spec)
+            .map(PathBuf::from)
+            .filter(|t| !sim || t.exists()),
         stream: spec.streaming,
         endpoint: match spec.recipe.load.endpoint {
             llmb_recipe::Endpoint::Completions => llmb_settings::Endpoint::Completions,

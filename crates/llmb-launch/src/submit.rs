@@ -239,7 +239,11 @@ pub fn submit_slurm(
             env,
             cwd: plan.run_dir.clone(),
         })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| {
+            // Nothing was submitted: the fresh run folder (plan, script) goes too.
+            let _ = std::fs::remove_dir_all(&plan.run_dir);
+            anyhow::anyhow!("{e}")
+        })?;
     let id = job.as_str().to_owned();
     let mut store = JobStore::open(install.jobs_db())?;
     store.insert(&job_record(

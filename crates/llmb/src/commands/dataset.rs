@@ -5,6 +5,8 @@ use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
+
 use llmb_load::dataset_writer::{
     self, DatasetFormat, DatasetSpec, DatasetWriteError, LengthStats, WrittenDataset,
 };
@@ -39,10 +41,24 @@ pub async fn run(a: DatasetArgs) -> anyhow::Result<ExitStatus> {
     let tok =
         Tokenizer::load(a.tokenizer.as_deref()).map_err(|e| bad(format!("--tokenizer: {e}")))?;
     let to_stdout = a.output.as_os_str() == "-";
+    // A file is written as `NAME.part` and renamed when whole: an interrupted run leaves
+    // no file with a cut last line (SIGINT, SIGTERM or SIGHUP removes the part).
+    let part = {
+        let mut p = a.output.clone().into_os_string();
+        p.push(".part");
+        std::path::PathBuf::from(p)
+    };
+    if !to_stdout {
+        let doomed = part.clone();
+        llmb_signals::Stop::install(move |sig| {
+            let _ = std::fs::remove_file(&doomed);
+            std::process::exit(i32::from(llmb_signals::exit_code(sig)));
+        })?;
+    }
     let out: Box<dyn Write + Send> = if to_stdout {
         Box::new(std::io::stdout())
     } else {
-        let f = std::fs::File::create(&a.output).map_err(|e| {
+        let f = std::fs::File::create(&part).map_err(|e| {
             bad(format!(
                 "cannot write --output {}: {e}; pass a file in an existing folder, or - for stdout",
                 a.output.display()
@@ -72,12 +88,16 @@ pub async fn run(a: DatasetArgs) -> anyhow::Result<ExitStatus> {
         }
         Err(e) => {
             if !to_stdout {
-                let _ = std::fs::remove_file(&a.output);
+                let _ = std::fs::remove_file(&part);
             }
             return Err(anyhow::Error::new(e)
                 .context(format!("cannot write dataset {}", a.output.display())));
         }
     };
+    if !to_stdout {
+        std::fs::rename(&part, &a.output)
+            .with_context(|| format!("cannot move {} to {}", part.display(), a.output.display()))?;
+    }
     if !a.quiet {
         let where_to = if to_stdout {
             "stdout".to_owned()

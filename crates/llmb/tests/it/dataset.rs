@@ -147,3 +147,37 @@ fn bad_flags_name_the_flag() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn an_interrupted_dataset_leaves_no_cut_file() {
+    let dir = tempdir("dataset-interrupted");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("big.jsonl");
+    let part = dir.join("big.jsonl.part");
+    let child = crate::support::llmb()
+        .args([
+            "dataset",
+            "--num-requests",
+            "50000000",
+            "--isl",
+            "512",
+            "--osl",
+            "16",
+        ])
+        .args(["--quiet", "--output"])
+        .arg(&out)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::support::wait_for("the part file", std::time::Duration::from_secs(30), || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
+    });
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143));
+    assert!(!out.exists() && !part.exists());
+}

@@ -402,3 +402,66 @@ fn init_outside_a_terminal_names_the_missing_flags() {
     assert!(err.contains("--install-dir"), "{err}");
     assert!(!err.contains("--gpu-type"), "{err}");
 }
+
+#[test]
+fn local_launcher_runs_the_nim_recipe_on_the_simulator() {
+    // The recipe names its tokenizer by hub id, which nothing here can fetch: the
+    // simulator's run uses the built-in one instead of failing.
+    let i = Install::new("local-nim", "h100");
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_nim-llama3",
+            "-s",
+            "70b",
+            "--dtype",
+            "fp8",
+            "--scale",
+            "4",
+            "--engine",
+            "sim",
+            "--launcher",
+            "local",
+        ],
+        &[("USE_CASES", "chat:128/16"), ("NUM_REQUESTS", "8")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    assert_eq!(i.state(&id), "COMPLETED");
+    let exp = i.experiments("inference_nim-llama3");
+    assert!(!find_files(&exp, "summary.json").is_empty());
+}
+
+#[test]
+fn a_slurm_submit_without_sbatch_leaves_nothing_behind() {
+    let i = Install::new("no-sbatch", "gb200");
+    let empty = i.dir.join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = i.run(
+        &[
+            "submit",
+            "-w",
+            "inference_llama3.3",
+            "-s",
+            "70b",
+            "--dtype",
+            "nvfp4",
+            "--scale",
+            "1",
+            "--engine",
+            "sim",
+            "--launcher",
+            "slurm",
+        ],
+        &[
+            ("PATH", empty.to_str().unwrap()),
+            ("USE_CASES", "chat:128/128"),
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("sbatch"), "{}", text(&out));
+    let exp = i.experiments("inference_llama3.3");
+    assert!(find_files(&exp, "plan.json").is_empty(), "{exp:?}");
+    assert!(find_files(&exp, "launch.sbatch").is_empty());
+}
