@@ -176,8 +176,12 @@ impl Session {
     ) -> anyhow::Result<PointRun> {
         let a = &self.run.settings;
         let dir = &point.dir;
-        std::fs::create_dir_all(&dir.dir)
-            .with_context(|| format!("cannot create result folder {}", dir.dir.display()))?;
+        std::fs::create_dir_all(&dir.dir).map_err(|e| {
+            invalid(format!(
+                "cannot create result folder {}: {e}; pass an --output-dir you can write",
+                dir.dir.display()
+            ))
+        })?;
         let count = request_count(a, point.concurrency);
         let plan = self.load_plan(point, count)?;
         let config = self.config(point, count, plan.arrival);

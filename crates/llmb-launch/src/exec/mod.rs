@@ -193,7 +193,7 @@ pub fn run(plan_path: &Path) -> anyhow::Result<Outcome> {
 /// Reads `plan.json`, refusing another version.
 fn read_plan(path: &Path) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read plan {}", path.display()))?;
+        .map_err(|e| invalid(format!("cannot read plan {}: {e}", path.display())))?;
     Plan::from_json(&text, &path.display().to_string()).map_err(invalid)
 }
 

@@ -34,9 +34,10 @@ pub async fn run(a: SelfbenchArgs) -> anyhow::Result<ExitStatus> {
     let baseline: Option<Report> = match &a.check {
         Some(p) => Some(
             serde_json::from_slice(
-                &std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+                &std::fs::read(p)
+                    .map_err(|e| bad(format!("cannot read --check {}: {e}", p.display())))?,
             )
-            .with_context(|| format!("{} is not a selfbench report", p.display()))?,
+            .map_err(|e| bad(format!("--check {} is not a selfbench report: {e}", p.display())))?,
         ),
         None => None,
     };

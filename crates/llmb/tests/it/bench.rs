@@ -642,3 +642,39 @@ fn the_engine_gauges_return_to_zero_after_a_run() {
         assert!(line.ends_with(" 0"), "{line}");
     }
 }
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let dir = tempdir("bad-input");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ds = dir.join("bad.jsonl");
+    std::fs::write(&ds, "{\"prompt\":\"hi\",\"output_tokens\":-4}\n").unwrap();
+    let ds = ds.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["bench", "--url", "http://127.0.0.1:99999"],
+        &["bench", "--osl-stddev", "NaN"],
+        &["bench", "--osl-stddev", "inf"],
+        &["bench", "--isl", "1000000000"],
+        &["bench", "--no-stream", "--slo", "ttft_ms=500"],
+        &["bench", "--multi-round", "2", "--num-requests", "5"],
+        &["bench", "--isl", "10", "--use-case", "chat:1/2"],
+        &["bench", "--dataset", ds, "--isl", "5"],
+        &["bench", "--dataset", ds],
+        &["bench", "--dataset", "/nonexistent/d.jsonl"],
+        &["bench", "--tokenizer", "/nonexistent/tokenizer.json"],
+        &["bench", "--output-dir", "/proc/nonexistent/x"],
+        &["bench", "--settings", "/nonexistent.json"],
+        &["bench", "--max-error-rate", "0"],
+        &["selfbench", "--check", "/nonexistent.json", "--quick"],
+        &["run-plan", "/nonexistent/plan.json"],
+        &["import", "trtllm-bench", "/nonexistent.log", "--output-dir", "/tmp/x"],
+    ];
+    for args in cases {
+        let o = run(args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or("");
+        assert!(first.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
