@@ -15,6 +15,7 @@ pub mod scheduler;
 pub mod stream;
 
 use std::future::Future;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -197,15 +198,34 @@ where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<body::SimBody>, std::convert::Infallible>> + Send + 'static,
 {
+    let mut last_said: Option<std::time::Instant> = None;
     loop {
         let conn = tokio::select! {
             c = listener.accept() => c,
             _ = stop.changed() => return,
         };
-        let Ok((stream, _)) = conn else {
-            // Out of file descriptors or similar: back off briefly instead of spinning.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            continue;
+        let stream = match conn {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors or similar: say so (at most every 5 s), and back
+                // off briefly instead of spinning.
+                if last_said.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                    last_said = Some(std::time::Instant::now());
+                    let hint = if e.raw_os_error() == Some(libc::EMFILE)
+                        || e.raw_os_error() == Some(libc::ENFILE)
+                    {
+                        ": out of file descriptors; raise the limit (ulimit -n) or lower the client's concurrency"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "llmb sim: cannot accept a connection: {e}{hint}"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();

@@ -37,7 +37,12 @@ pub async fn run(a: SelfbenchArgs) -> anyhow::Result<ExitStatus> {
                 &std::fs::read(p)
                     .map_err(|e| bad(format!("cannot read --check {}: {e}", p.display())))?,
             )
-            .map_err(|e| bad(format!("--check {} is not a selfbench report: {e}", p.display())))?,
+            .map_err(|e| {
+                bad(format!(
+                    "--check {} is not a selfbench report: {e}",
+                    p.display()
+                ))
+            })?,
         ),
         None => None,
     };

@@ -667,7 +667,13 @@ fn bad_input_exits_2_with_one_line() {
         &["bench", "--max-error-rate", "0"],
         &["selfbench", "--check", "/nonexistent.json", "--quick"],
         &["run-plan", "/nonexistent/plan.json"],
-        &["import", "trtllm-bench", "/nonexistent.log", "--output-dir", "/tmp/x"],
+        &[
+            "import",
+            "trtllm-bench",
+            "/nonexistent.log",
+            "--output-dir",
+            "/tmp/x",
+        ],
     ];
     for args in cases {
         let o = run(args);

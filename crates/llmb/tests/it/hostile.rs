@@ -485,3 +485,45 @@ fn five_percent_faults_of_every_kind_finish_in_bounded_time() {
         assert_eq!(by_kind[kind], n, "{kind}");
     }
 }
+
+#[test]
+fn an_engine_short_of_descriptors_says_so() {
+    let exe = env!("CARGO_BIN_EXE_llmb");
+    let mut child = Command::new("bash")
+        .args([
+            "-c",
+            &format!("ulimit -n 32 && exec {exe} serve sim --port 0"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A watchdog: if the engine never says anything, its stderr closes and the test fails.
+    let pid = child.id() as libc::pid_t;
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(60));
+        // SAFETY: kill(2); the pid is our child's (harmless if it is gone).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap()
+        .to_owned();
+    // Hold more connections than the engine has descriptors.
+    let held: Vec<TcpStream> = (0..64)
+        .filter_map(|_| TcpStream::connect(&addr).ok())
+        .collect();
+    assert!(!held.is_empty());
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("out of file descriptors"), "{line}");
+}
