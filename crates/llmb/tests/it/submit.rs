@@ -465,3 +465,96 @@ fn a_slurm_submit_without_sbatch_leaves_nothing_behind() {
     assert!(find_files(&exp, "plan.json").is_empty(), "{exp:?}");
     assert!(find_files(&exp, "launch.sbatch").is_empty());
 }
+
+/// Live processes whose environment holds `mark` (every process llmb starts inherits it).
+fn processes_marked(mark: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        if stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
+        let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        if String::from_utf8_lossy(&env).contains(mark) {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            out.push(format!(
+                "{name}: {}",
+                String::from_utf8_lossy(&cmd).replace('\0', " ")
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn sigterm_to_a_local_submit_ends_the_job_and_everything_it_started() {
+    let i = Install::new("local-term", "gb200");
+    let mark = format!("LLMB_TEST_MARK=term-{}", std::process::id());
+    let (k, v) = mark.split_once('=').unwrap();
+    let mut child = i
+        .cmd(
+            &[
+                "submit",
+                "-w",
+                "inference_llama3.3",
+                "-s",
+                "70b",
+                "--dtype",
+                "nvfp4",
+                "--scale",
+                "1",
+                "--engine",
+                "sim",
+                "--launcher",
+                "local",
+            ],
+            &[
+                (k, v),
+                ("USE_CASES", "chat:128/128"),
+                ("NUM_REQUESTS", "1000000"),
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exp = i.experiments("inference_llama3.3");
+    crate::support::wait_for("records", std::time::Duration::from_secs(60), || {
+        find_files(&exp, "records.jsonl")
+            .iter()
+            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.lines().count() >= 10))
+    });
+    assert!(
+        processes_marked(&mark).len() >= 3,
+        "submit, run-plan, engine, bench"
+    );
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    crate::support::wait_for(
+        "no process left",
+        std::time::Duration::from_secs(20),
+        || processes_marked(&mark).is_empty(),
+    );
+    let list = i.run(&["jobs", "list"], &[]);
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(list.contains("CANCELLED"), "{list}");
+    assert!(!list.contains("RUNNING"), "{list}");
+    // The bench inside wrote its files, marked incomplete.
+    let summary = find_files(&exp, "summary.json");
+    assert_eq!(summary.len(), 1);
+    let s = crate::support::read_json(&summary[0]);
+    assert_eq!(s["complete"], false);
+}
