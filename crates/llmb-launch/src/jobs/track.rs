@@ -29,18 +29,41 @@ pub fn get(store: &JobStore, id: &str) -> anyhow::Result<JobRecord> {
     })
 }
 
-/// Updates every unfinished Slurm job; returns how many were asked about.
+/// Updates every unfinished Slurm job, and marks FAILED a local job whose `llmb submit`
+/// is gone without recording its end (killed with SIGKILL, or the machine rebooted);
+/// returns how many Slurm jobs were asked about.
 ///
 /// # Errors
 /// Slurm or the store fails.
 pub fn refresh(store: &JobStore) -> anyhow::Result<usize> {
     let jobs = store.non_terminal()?;
+    for j in jobs.iter().filter(|j| j.launcher == LauncherKind::Local) {
+        if let Some(pid) = local_pid(&j.id).filter(|p| !submit_alive(*p)) {
+            let mut update = StateUpdate::to(JobState::Failed);
+            update.ended_at = Some(crate::time::UtcTime::now());
+            update.note = Some(format!(
+                "its `llmb submit` (pid {pid}) ended without recording how the run ended (killed?); run-plan and its engines died with it"
+            ));
+            store.update_state(&j.id, &update)?;
+        }
+    }
     let mut n = 0;
     for j in jobs.iter().filter(|j| j.launcher == LauncherKind::Slurm) {
         refresh_one(store, &j.id)?;
         n += 1;
     }
     Ok(n)
+}
+
+/// The pid of the `llmb submit` that runs local job `local-<stamp>-<pid>`.
+fn local_pid(id: &str) -> Option<u32> {
+    id.strip_prefix("local-")?.rsplit('-').next()?.parse().ok()
+}
+
+/// Whether process `pid` is alive and is llmb (a pid can be reused).
+fn submit_alive(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("llmb"))
 }
 
 /// Asks Slurm about one job and stores what it says; returns the state.
@@ -112,4 +135,22 @@ pub fn failure_note(run_dir: &Path, log: &Path) -> Option<String> {
         return Some(e.to_owned());
     }
     tail(log, TAIL_LINES).map(|t| format!("last lines of {}:\n{t}", log.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_job_names_its_submit_process() {
+        assert_eq!(local_pid("local-20261207-213410-4242"), Some(4242));
+        assert_eq!(local_pid("local-20261207-213410-2-77"), Some(77));
+        assert_eq!(local_pid("12345"), None);
+        assert!(
+            submit_alive(std::process::id())
+                == std::fs::read_to_string("/proc/self/cmdline")
+                    .unwrap()
+                    .contains("llmb")
+        );
+    }
 }

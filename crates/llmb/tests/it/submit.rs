@@ -558,3 +558,49 @@ fn sigterm_to_a_local_submit_ends_the_job_and_everything_it_started() {
     let s = crate::support::read_json(&summary[0]);
     assert_eq!(s["complete"], false);
 }
+
+#[test]
+fn a_killed_local_submit_is_marked_failed_by_refresh() {
+    let i = Install::new("local-kill", "gb200");
+    let mut child = i
+        .cmd(
+            &[
+                "submit",
+                "-w",
+                "inference_llama3.3",
+                "-s",
+                "70b",
+                "--dtype",
+                "nvfp4",
+                "--scale",
+                "1",
+                "--engine",
+                "sim",
+                "--launcher",
+                "local",
+            ],
+            &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "1000000")],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let exp = i.experiments("inference_llama3.3");
+    crate::support::wait_for("records", std::time::Duration::from_secs(60), || {
+        !find_files(&exp, "records.jsonl").is_empty()
+    });
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) },
+        0
+    );
+    let _ = child.wait();
+    let out = i.run(&["jobs", "refresh"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list = i.run(&["jobs", "list"], &[]);
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(
+        list.contains("FAILED") && !list.contains("RUNNING"),
+        "{list}"
+    );
+}
