@@ -40,6 +40,9 @@ const SNIPPET_IDLE: Duration = Duration::from_secs(2);
 pub(super) struct Conn {
     sock: TcpStream,
     buf: Vec<u8>,
+    /// When the last read returned: the idle limit counts from it, with no clock read of
+    /// its own.
+    last_read: Instant,
 }
 
 /// Why an exchange stopped early.
@@ -142,6 +145,7 @@ impl HttpClient {
         Ok(Conn {
             sock,
             buf: Vec::with_capacity(READ_CHUNK),
+            last_read: Instant::now(),
         })
     }
 
@@ -208,7 +212,8 @@ impl HttpClient {
 
 impl Conn {
     /// Reads more bytes into `buf` (appending); `Ok(0)` at end of stream. Gives up at
-    /// `deadline`, or when `idle` passes with nothing read (one timer either way).
+    /// `deadline`, or when `idle` has passed since the last read returned (one timer
+    /// either way).
     async fn read_more(
         &mut self,
         deadline: tokio::time::Instant,
@@ -217,12 +222,16 @@ impl Conn {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        let idle_at = idle.map(|d| tokio::time::Instant::now() + d);
+        let idle_at = idle.map(|d| tokio::time::Instant::from_std(self.last_read + d));
         let wake = idle_at.map_or(deadline, |i| i.min(deadline));
         tokio::select! {
             biased;
             r = self.sock.read_buf(&mut self.buf) => match r {
-                Ok(n) => Ok((n, Instant::now())),
+                Ok(n) => {
+                    let at = Instant::now();
+                    self.last_read = at;
+                    Ok((n, at))
+                }
                 Err(e) => Err(ReadEnd::Broken(e.to_string())),
             },
             _ = tokio::time::sleep_until(wake) => Err(match idle {
