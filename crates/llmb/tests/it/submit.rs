@@ -519,7 +519,9 @@ fn sigterm_to_a_local_submit_ends_the_job_and_everything_it_started() {
             &[
                 (k, v),
                 ("USE_CASES", "chat:128/128"),
-                ("NUM_REQUESTS", "1000000"),
+                // The recipe's concurrency is unbounded: every request is in flight at
+                // once, so a modest count keeps the run going without a flood to cancel.
+                ("NUM_REQUESTS", "4000"),
             ],
         )
         .stdout(std::process::Stdio::piped())
@@ -579,7 +581,7 @@ fn a_killed_local_submit_is_marked_failed_by_refresh() {
                 "--launcher",
                 "local",
             ],
-            &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "1000000")],
+            &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "4000")],
         )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
