@@ -148,10 +148,11 @@ async fn run_phase(
 ) -> bool {
     let start = tokio::time::Instant::now();
     let deadline = plan.duration.filter(|_| !phase.warmup).map(|d| start + d);
-    let slots = match plan.concurrency {
-        Concurrency::Limit(n) => Some(Arc::new(Semaphore::new(n))),
-        Concurrency::Unbounded => None,
-    };
+    // With no client-side limit, the machine's: one socket per request in flight.
+    let slots = Arc::new(Semaphore::new(match plan.concurrency {
+        Concurrency::Limit(n) => n,
+        Concurrency::Unbounded => crate::limits::UNBOUNDED_IN_FLIGHT,
+    }));
     let mut schedule = Schedule::new(plan.arrival, plan.seed.wrapping_add(phase.first_id));
     let mut interrupt = ctx.interrupt.clone();
     let mut tasks = JoinSet::new();
@@ -191,14 +192,11 @@ async fn run_phase(
             }
         }
         // Wait for a slot.
-        let permit = match &slots {
-            Some(s) => tokio::select! {
-                p = s.clone().acquire_owned() => Some(p.expect("semaphore never closed")),
-                _ = interrupt.wait_for(|v| *v) => { interrupted = true; break; }
-                _ = breaker.tripped() => { interrupted = true; break; }
-                _ = sleep_until_opt(deadline) => break,
-            },
-            None => None,
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
+            _ = interrupt.wait_for(|v| *v) => { interrupted = true; break; }
+            _ = breaker.tripped() => { interrupted = true; break; }
+            _ = sleep_until_opt(deadline) => break,
         };
         let slot_at = tokio::time::Instant::now();
         let scheduled_ns = due.map_or_else(|| ns(slot_at), ns);

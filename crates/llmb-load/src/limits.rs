@@ -3,6 +3,12 @@
 // `rlim_t` is u64 on Linux but not everywhere: the casts are for portability.
 #![allow(clippy::unnecessary_cast)]
 
+/// Most requests in flight at once with no client-side limit (`--concurrency -1`): each
+/// holds a socket, and Linux has about 28,000 ephemeral ports towards one server, so more
+/// could not connect anyway. Requests beyond it wait for one to end before their task is
+/// even created, so memory stays bounded however many are asked for.
+pub const UNBOUNDED_IN_FLIGHT: usize = 32_768;
+
 /// Descriptors kept free beyond one per stream (stdio, the records file, the runtime).
 pub const SPARE_FILES: u64 = 64;
 

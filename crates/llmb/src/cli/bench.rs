@@ -129,7 +129,8 @@ pub struct BenchArgs {
     /// is read every second into server_metrics.jsonl, by the engine's own metric names).
     #[arg(long)]
     pub no_server_metrics: bool,
-    /// Concurrency: N (closed loop), -1 (no client limit), or a comma list to sweep.
+    /// Concurrency: N (closed loop), -1 (no client limit: at most 32,768 in flight, about
+    /// the ephemeral ports towards one server), or a comma list to sweep.
     #[arg(
         long,
         value_delimiter = ',',
