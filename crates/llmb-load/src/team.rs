@@ -83,7 +83,7 @@ pub async fn run(
     interrupt: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<LoadResult> {
     check(k, plan.concurrency)?;
-    std::fs::create_dir_all(&wdir).with_context(|| format!("cannot create {}", wdir.display()))?;
+    std::fs::create_dir_all(wdir).with_context(|| format!("cannot create {}", wdir.display()))?;
     let requests_file = wdir.join("requests.jsonl");
     worker::write_requests(&requests_file, &plan.requests)
         .with_context(|| format!("cannot write {}", requests_file.display()))?;

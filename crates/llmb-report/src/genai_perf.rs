@@ -108,7 +108,7 @@ pub fn csv(s: &Summary, info: &RunInfo) -> String {
     let mut rows: Vec<(&str, &Distribution)> = Vec::new();
     if info.streaming {
         rows.push(("Time To First Token (ms)", &s.latency.ttft_ms));
-        rows.push(("Time To Second Token (ms)", &ttst));
+        rows.push(("Time To Second Token (ms)", ttst));
     }
     rows.push(("Request Latency (ms)", &s.latency.e2e_ms));
     if info.streaming {

@@ -52,7 +52,7 @@ pub async fn run(a: DatasetArgs) -> anyhow::Result<ExitStatus> {
         let doomed = part.clone();
         llmb_signals::Stop::install(move |sig| {
             let _ = std::fs::remove_file(&doomed);
-            std::process::exit(i32::from(llmb_signals::exit_code(sig)));
+            llmb_signals::end_now(sig);
         })?;
     }
     let out: Box<dyn Write + Send> = if to_stdout {

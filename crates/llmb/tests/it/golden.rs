@@ -174,11 +174,10 @@ fn timing_count(path: &str) -> bool {
 fn mask_json(v: &mut Value, path: &str, root: &Path) {
     let key = path.rsplit('/').next().unwrap_or("");
     match v {
-        Value::Number(n) => {
-            if n.is_f64() || timing_key(key) || timing_count(path) {
-                *v = Value::String("<n>".into());
-            }
+        Value::Number(n) if n.is_f64() || timing_key(key) || timing_count(path) => {
+            *v = Value::String("<n>".into());
         }
+        Value::Number(_) => {}
         Value::String(s) => {
             let m = mask_text(s, root);
             *s = m;
