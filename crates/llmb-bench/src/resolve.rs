@@ -281,21 +281,8 @@ fn percent_decode(s: &str) -> String {
 
 /// Standard base64 with padding (RFC 4648), for HTTP Basic credentials.
 fn base64(data: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for (k, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if k <= c.len() {
-                out.push(ABC[((n >> shift) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// `--header K:V` values, then `Authorization: Bearer $API_KEY_ENV` when that is set.
