@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Condvar, Mutex};
 
@@ -136,6 +137,67 @@ pub enum DatasetWriteError {
     /// A generator thread stopped without a result.
     #[error("a dataset generator thread failed")]
     Worker,
+}
+
+/// A dataset file written whole or not at all: it is written as `NAME.part` and moved to
+/// `NAME` by [`PartFile::commit`]; dropped before that, the part is removed, so an
+/// interrupted write never leaves a file that a later run would take as complete.
+#[derive(Debug)]
+pub struct PartFile {
+    path: PathBuf,
+    part: PathBuf,
+    done: bool,
+}
+
+impl PartFile {
+    /// Creates `path` + `.part`, returning the guard and the file to write.
+    ///
+    /// # Errors
+    /// The part cannot be created.
+    pub fn create(path: &Path) -> std::io::Result<(PartFile, std::fs::File)> {
+        let mut part = path.as_os_str().to_owned();
+        part.push(".part");
+        let part = PathBuf::from(part);
+        let file = std::fs::File::create(&part)?;
+        let guard = PartFile {
+            path: path.to_owned(),
+            part,
+            done: false,
+        };
+        Ok((guard, file))
+    }
+
+    /// Where the file is while it is written (for a signal handler to remove).
+    pub fn part(&self) -> &Path {
+        &self.part
+    }
+
+    /// Moves the finished part to its name.
+    ///
+    /// # Errors
+    /// The rename fails; the message names both paths.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.part, &self.path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot move {} to {}: {e}",
+                    self.part.display(),
+                    self.path.display()
+                ),
+            )
+        })?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.part);
+        }
+    }
 }
 
 /// Sub-seed of the token ids, independent of the lengths.
@@ -549,6 +611,24 @@ fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_file_is_whole_or_gone() {
+        let dir = std::env::temp_dir().join(format!("llmb-part-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.jsonl");
+        let (part, mut f) = PartFile::create(&path).unwrap();
+        assert_eq!(part.part(), dir.join("d.jsonl.part"));
+        f.write_all(b"cut li").unwrap();
+        drop(part);
+        assert!(!dir.join("d.jsonl.part").exists() && !path.exists());
+        let (part, mut f) = PartFile::create(&path).unwrap();
+        f.write_all(b"{}\n").unwrap();
+        part.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}\n");
+        assert!(!dir.join("d.jsonl.part").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
     use serde_json::Value;
 
     fn spec(format: DatasetFormat, n: u64, isl: LengthSpec, seed: u64) -> DatasetSpec {

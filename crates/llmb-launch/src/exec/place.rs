@@ -352,8 +352,7 @@ impl Placement {
 }
 
 /// Writes trtllm-bench's dataset (as `llmb dataset --format trtllm`, seed 0) to `path`
-/// through a temporary file renamed at the end, so an interrupted write never leaves a
-/// file that a later run would take as complete. A stop signal abandons it.
+/// through a [`PartFile`](dataset_writer::PartFile). A stop signal abandons it.
 fn write_dataset(d: &DatasetLengths, path: &Path, stop: &Stop) -> anyhow::Result<()> {
     let spec = DatasetSpec {
         format: DatasetFormat::Trtllm,
@@ -374,9 +373,8 @@ fn write_dataset(d: &DatasetLengths, path: &Path, stop: &Stop) -> anyhow::Result
             d.tokenizer.as_deref().unwrap_or("(built-in)")
         ))
     })?;
-    let part = path.with_extension("part");
-    let file =
-        std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
+    let (part, file) = dataset_writer::PartFile::create(path)
+        .with_context(|| format!("cannot write {}.part", path.display()))?;
     let writer = std::thread::spawn(move || {
         let mut w = BufWriter::with_capacity(1 << 20, file);
         dataset_writer::write(&tok, &spec, &mut w, &Progress::default())?;
@@ -387,20 +385,15 @@ fn write_dataset(d: &DatasetLengths, path: &Path, stop: &Stop) -> anyhow::Result
             .wait_timeout(std::time::Duration::from_millis(50))
             .is_some()
         {
-            let _ = std::fs::remove_file(&part);
+            // Dropping `part` removes it.
             stop.check()?;
         }
     }
-    let written = writer
+    writer
         .join()
-        .map_err(|_| anyhow::anyhow!("the dataset writer panicked"))
-        .and_then(|r| r.map(|_| ()).map_err(anyhow::Error::new));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&part);
-        return Err(e);
-    }
-    std::fs::rename(&part, path)
-        .with_context(|| format!("cannot move {} to {}", part.display(), path.display()))
+        .map_err(|_| anyhow::anyhow!("the dataset writer panicked"))?
+        .map_err(anyhow::Error::new)?;
+    Ok(part.commit()?)
 }
 
 /// The program to run: the simulator is this `llmb`; others as the adapter names them.

@@ -5,10 +5,9 @@ use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 
 use llmb_load::dataset_writer::{
-    self, DatasetFormat, DatasetSpec, DatasetWriteError, LengthStats, WrittenDataset,
+    self, DatasetFormat, DatasetSpec, DatasetWriteError, LengthStats, PartFile, WrittenDataset,
 };
 use llmb_load::progress::Progress;
 use llmb_tokenizer::{LengthSpec, Tokenizer};
@@ -41,30 +40,23 @@ pub async fn run(a: DatasetArgs) -> anyhow::Result<ExitStatus> {
     let tok =
         Tokenizer::load(a.tokenizer.as_deref()).map_err(|e| bad(format!("--tokenizer: {e}")))?;
     let to_stdout = a.output.as_os_str() == "-";
-    // A file is written as `NAME.part` and renamed when whole: an interrupted run leaves
-    // no file with a cut last line (SIGINT, SIGTERM or SIGHUP removes the part).
-    let part = {
-        let mut p = a.output.clone().into_os_string();
-        p.push(".part");
-        std::path::PathBuf::from(p)
-    };
-    if !to_stdout {
-        let doomed = part.clone();
-        llmb_signals::Stop::install(move |sig| {
-            let _ = std::fs::remove_file(&doomed);
-            llmb_signals::end_now(sig);
-        })?;
-    }
-    let out: Box<dyn Write + Send> = if to_stdout {
-        Box::new(std::io::stdout())
+    // A file is written whole or not at all (`NAME.part`, renamed when whole); a
+    // signal removes the part and ends the run.
+    let (out, part): (Box<dyn Write + Send>, _) = if to_stdout {
+        (Box::new(std::io::stdout()), None)
     } else {
-        let f = std::fs::File::create(&part).map_err(|e| {
+        let (part, f) = PartFile::create(&a.output).map_err(|e| {
             bad(format!(
                 "cannot write --output {}: {e}; pass a file in an existing folder, or - for stdout",
                 a.output.display()
             ))
         })?;
-        Box::new(f)
+        let doomed = part.part().to_owned();
+        llmb_signals::Stop::install(move |sig| {
+            let _ = std::fs::remove_file(&doomed);
+            llmb_signals::end_now(sig);
+        })?;
+        (Box::new(f), Some(part))
     };
 
     let progress = Arc::new(Progress::default());
@@ -87,16 +79,12 @@ pub async fn run(a: DatasetArgs) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::OK)
         }
         Err(e) => {
-            if !to_stdout {
-                let _ = std::fs::remove_file(&part);
-            }
             return Err(anyhow::Error::new(e)
                 .context(format!("cannot write dataset {}", a.output.display())));
         }
     };
-    if !to_stdout {
-        std::fs::rename(&part, &a.output)
-            .with_context(|| format!("cannot move {} to {}", part.display(), a.output.display()))?;
+    if let Some(part) = part {
+        part.commit()?;
     }
     if !a.quiet {
         let where_to = if to_stdout {
