@@ -5,7 +5,6 @@ use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-
 use llmb_load::dataset_writer::{
     self, DatasetFormat, DatasetSpec, DatasetWriteError, LengthStats, PartFile, WrittenDataset,
 };

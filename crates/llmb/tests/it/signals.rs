@@ -6,33 +6,11 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use crate::support::{jsonl, llmb, read_json, tempdir, wait_for};
+use crate::support::{jsonl, live_processes, llmb, read_json, tempdir, wait_for, ProcFile};
 
-/// Processes whose command line contains `marker`, other than this test itself.
+/// Live processes whose command line holds `marker`.
 fn processes_with(marker: &str) -> Vec<String> {
-    let me = std::process::id().to_string();
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
-            continue;
-        }
-        // A process that is gone but not reaped yet is no leftover.
-        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        if state
-            .rsplit(')')
-            .next()
-            .is_some_and(|s| s.trim_start().starts_with('Z'))
-        {
-            continue;
-        }
-        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(marker) {
-            out.push(format!("{name}: {cmd}"));
-        }
-    }
-    out
+    live_processes(ProcFile::Cmdline, marker)
 }
 
 fn records_so_far(file: &Path) -> usize {

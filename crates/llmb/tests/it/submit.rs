@@ -1,7 +1,17 @@
 //! `llmb init`, `list`, `submit --dry-run` for every built-in recipe, `llmb-run` command
 //! lines, and the local launcher end to end (no Slurm needed).
 
-use crate::launch_support::{dirs_containing, find_files, job_id, text, Install};
+use crate::launch_support::{dirs_containing, find_files, job_id, text, Install, LLAMA33};
+
+/// `llmb submit` of the seeds' first recipe on the simulator, through `launcher`.
+fn submit_llama33(launcher: &str) -> Vec<&str> {
+    [
+        &["submit"][..],
+        LLAMA33,
+        &["--engine", "sim", "--launcher", launcher],
+    ]
+    .concat()
+}
 
 #[test]
 fn list_shows_workloads_for_the_gpu_type() {
@@ -288,21 +298,7 @@ fn llmb_run_single_dry_runs_as_documented() {
 fn local_launcher_runs_llama33_chat_on_the_simulator() {
     let i = Install::new("local", "gb200");
     let out = i.run(
-        &[
-            "submit",
-            "-w",
-            "inference_llama3.3",
-            "-s",
-            "70b",
-            "--dtype",
-            "nvfp4",
-            "--scale",
-            "1",
-            "--engine",
-            "sim",
-            "--launcher",
-            "local",
-        ],
+        &submit_llama33("local"),
         &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "40")],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -337,21 +333,7 @@ fn local_launcher_runs_llama33_chat_on_the_simulator() {
     assert!(String::from_utf8_lossy(&list.stdout).contains("COMPLETED"));
     // A repeat does not overwrite: a second run gets its own folders.
     let out = i.run(
-        &[
-            "submit",
-            "-w",
-            "inference_llama3.3",
-            "-s",
-            "70b",
-            "--dtype",
-            "nvfp4",
-            "--scale",
-            "1",
-            "--engine",
-            "sim",
-            "--launcher",
-            "local",
-        ],
+        &submit_llama33("local"),
         &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "10")],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -362,21 +344,7 @@ fn local_launcher_runs_llama33_chat_on_the_simulator() {
 fn local_launcher_reports_a_failing_engine() {
     let i = Install::new("local-fail", "gb200");
     let out = i.run(
-        &[
-            "submit",
-            "-w",
-            "inference_llama3.3",
-            "-s",
-            "70b",
-            "--dtype",
-            "nvfp4",
-            "--scale",
-            "1",
-            "--engine",
-            "sim",
-            "--launcher",
-            "local",
-        ],
+        &submit_llama33("local"),
         &[
             ("USE_CASES", "chat:128/128"),
             ("SIM_ARGS", "--fault-rate 2"),
@@ -439,21 +407,7 @@ fn a_slurm_submit_without_sbatch_leaves_nothing_behind() {
     let empty = i.dir.join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
     let out = i.run(
-        &[
-            "submit",
-            "-w",
-            "inference_llama3.3",
-            "-s",
-            "70b",
-            "--dtype",
-            "nvfp4",
-            "--scale",
-            "1",
-            "--engine",
-            "sim",
-            "--launcher",
-            "slurm",
-        ],
+        &submit_llama33("slurm"),
         &[
             ("PATH", empty.to_str().unwrap()),
             ("USE_CASES", "chat:128/128"),
@@ -468,30 +422,7 @@ fn a_slurm_submit_without_sbatch_leaves_nothing_behind() {
 
 /// Live processes whose environment holds `mark` (every process llmb starts inherits it).
 fn processes_marked(mark: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        if stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|s| s.trim_start().starts_with('Z'))
-        {
-            continue;
-        }
-        let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
-        if String::from_utf8_lossy(&env).contains(mark) {
-            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            out.push(format!(
-                "{name}: {}",
-                String::from_utf8_lossy(&cmd).replace('\0', " ")
-            ));
-        }
-    }
-    out
+    crate::support::live_processes(crate::support::ProcFile::Environ, mark)
 }
 
 #[test]
@@ -501,21 +432,7 @@ fn sigterm_to_a_local_submit_ends_the_job_and_everything_it_started() {
     let (k, v) = mark.split_once('=').unwrap();
     let mut child = i
         .cmd(
-            &[
-                "submit",
-                "-w",
-                "inference_llama3.3",
-                "-s",
-                "70b",
-                "--dtype",
-                "nvfp4",
-                "--scale",
-                "1",
-                "--engine",
-                "sim",
-                "--launcher",
-                "local",
-            ],
+            &submit_llama33("local"),
             &[
                 (k, v),
                 ("USE_CASES", "chat:128/128"),
@@ -566,21 +483,7 @@ fn a_killed_local_submit_is_marked_failed_by_refresh() {
     let i = Install::new("local-kill", "gb200");
     let mut child = i
         .cmd(
-            &[
-                "submit",
-                "-w",
-                "inference_llama3.3",
-                "-s",
-                "70b",
-                "--dtype",
-                "nvfp4",
-                "--scale",
-                "1",
-                "--engine",
-                "sim",
-                "--launcher",
-                "local",
-            ],
+            &submit_llama33("local"),
             &[("USE_CASES", "chat:128/128"), ("NUM_REQUESTS", "4000")],
         )
         .stdout(std::process::Stdio::null())

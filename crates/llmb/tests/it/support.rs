@@ -121,3 +121,46 @@ pub fn outcome_label(r: &serde_json::Value) -> String {
         None => r["outcome"]["kind"].as_str().unwrap_or("").to_owned(),
     }
 }
+
+/// Which file of `/proc/PID` [`live_processes`] searches.
+#[derive(Debug, Clone, Copy)]
+pub enum ProcFile {
+    /// The command line.
+    Cmdline,
+    /// The environment (inherited by every process a command starts).
+    Environ,
+}
+
+/// Live processes (not zombies, not this test process) whose `file` holds `needle`, as
+/// `PID: command line`: what a test checks is left behind after llmb ends.
+pub fn live_processes(file: ProcFile, needle: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        // A process that is gone but not reaped yet is no leftover.
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        if stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
+        let read = |name: &str| {
+            let b = std::fs::read(e.path().join(name)).unwrap_or_default();
+            String::from_utf8_lossy(&b).replace('\0', " ")
+        };
+        let haystack = match file {
+            ProcFile::Cmdline => read("cmdline"),
+            ProcFile::Environ => read("environ"),
+        };
+        if haystack.contains(needle) {
+            out.push(format!("{pid}: {}", read("cmdline")));
+        }
+    }
+    out
+}
