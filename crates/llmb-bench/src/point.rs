@@ -53,9 +53,8 @@ pub struct PointRun {
     pub result: LoadResult,
     /// Warnings about the data.
     pub warnings: Vec<Warning>,
-    /// Why the client could not keep up (empty: it did).
-    pub client_bound: Vec<ClientBound>,
-    /// The client's figures, as `summary.json` gives them.
+    /// The client's figures and why it could not keep up (`client_bound`, empty when it
+    /// did), as `summary.json` gives them.
     pub client: ClientSummary,
     /// Why the run stopped by itself, said in words.
     pub stopped: Option<String>,
@@ -96,8 +95,8 @@ impl PointRun {
             cpu_busy: c.busy(),
             timer_lag_ms: Brief::of(&c.loop_lag_ms),
             client_lag_ms: (!lag.is_empty()).then(|| Brief::of(lag)),
-            client_bound: client_bound.clone(),
             valid: client_bound.is_empty(),
+            client_bound,
         };
         let stopped = result.stopped.as_ref().map(ToString::to_string);
         PointRun {
@@ -108,7 +107,6 @@ impl PointRun {
             summary,
             result,
             warnings,
-            client_bound,
             client,
             scrapes,
             server,
@@ -191,8 +189,9 @@ impl PointRun {
             ));
             status = PointStatus::Threshold;
         }
-        if !self.client_bound.is_empty() {
+        if !self.client.client_bound.is_empty() {
             let why: Vec<String> = self
+                .client
                 .client_bound
                 .iter()
                 .map(ClientBound::to_string)

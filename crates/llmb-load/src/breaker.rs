@@ -3,6 +3,7 @@
 //! writes everything and marks the run incomplete with the reason.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use llmb_metrics::{Outcome, OutcomeKind};
@@ -81,6 +82,8 @@ struct State {
 pub struct Breaker {
     policy: StopPolicy,
     state: Mutex<State>,
+    /// Set once it trips: the driver checks it per request without the lock.
+    is_tripped: AtomicBool,
     tripped: Notify,
 }
 
@@ -90,6 +93,7 @@ impl Breaker {
         Breaker {
             policy,
             state: Mutex::new(State::default()),
+            is_tripped: AtomicBool::new(false),
             tripped: Notify::new(),
         }
     }
@@ -135,10 +139,15 @@ impl Breaker {
         }
         let now = st.tripped.is_some();
         if now {
+            self.is_tripped.store(true, Ordering::SeqCst);
             self.tripped.notify_waiters();
-            self.tripped.notify_one();
         }
         now
+    }
+
+    /// Whether it has tripped.
+    pub fn is_tripped(&self) -> bool {
+        self.is_tripped.load(Ordering::SeqCst)
     }
 
     /// Why it tripped, if it did.
@@ -146,13 +155,11 @@ impl Breaker {
         self.state.lock().ok().and_then(|s| s.tripped.clone())
     }
 
-    /// Resolves once the breaker has tripped.
+    /// Resolves once the breaker has tripped. (A `Notified` hears every `notify_waiters`
+    /// from its creation on, so a trip between the check and the wait is not missed.)
     pub async fn tripped(&self) {
-        loop {
-            let wait = self.tripped.notified();
-            if self.reason().is_some() {
-                return;
-            }
+        let wait = self.tripped.notified();
+        if !self.is_tripped() {
             wait.await;
         }
     }
@@ -187,6 +194,22 @@ mod tests {
         ));
         // Trips once.
         assert!(!b.record(&refused()));
+    }
+
+    #[tokio::test]
+    async fn waiters_hear_the_trip_even_when_it_came_first() {
+        let b = std::sync::Arc::new(Breaker::new(StopPolicy {
+            max_refused_in_a_row: 1,
+            ..StopPolicy::default()
+        }));
+        let waiter = tokio::spawn({
+            let b = b.clone();
+            async move { b.tripped().await }
+        });
+        assert!(b.record(&refused()));
+        waiter.await.unwrap();
+        // Already tripped: resolves at once.
+        b.tripped().await;
     }
 
     #[test]

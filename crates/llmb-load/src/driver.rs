@@ -169,7 +169,7 @@ async fn run_phase(
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             break;
         }
-        if breaker.reason().is_some() {
+        if breaker.is_tripped() {
             interrupted = true;
             break;
         }

@@ -42,21 +42,26 @@ extern "C" fn on_signal(sig: libc::c_int) {
 
 /// The name a stop signal is reported by.
 fn name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGINT => "SIGINT",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGHUP => "SIGHUP",
-        _ => "a signal",
-    }
+    CAUGHT
+        .iter()
+        .find(|(n, _)| *n == sig)
+        .map_or("a signal", |(_, name)| name)
 }
 
-/// The exit status of a process stopped by the signal named `name` (128 + its number).
+/// The signals that stop a run, with the names they are reported by.
+const CAUGHT: [(libc::c_int, &str); 3] = [
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGHUP, "SIGHUP"),
+];
+
+/// The exit status of a process stopped by the signal named `name` (128 + its number;
+/// SIGTERM's for a name not caught here).
 pub fn exit_code(name: &str) -> u8 {
-    let n = match name {
-        "SIGINT" => libc::SIGINT,
-        "SIGHUP" => libc::SIGHUP,
-        _ => libc::SIGTERM,
-    };
+    let n = CAUGHT
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map_or(libc::SIGTERM, |(sig, _)| *sig);
     (128 + n) as u8
 }
 
@@ -106,7 +111,7 @@ impl Stop {
         // SAFETY: fds[0] is a fresh descriptor owned by nobody else.
         let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
         WAKE.store(fds[1], Ordering::SeqCst);
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        for (sig, _) in CAUGHT {
             // SAFETY: a handler that only touches atomics and write(2).
             let prev = unsafe {
                 libc::signal(
@@ -179,5 +184,19 @@ impl Stop {
             .wait_while(guard, |s| s.is_none())
             .unwrap_or_else(|p| p.into_inner());
         guard.unwrap_or("a signal")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_exit_codes_come_from_one_table() {
+        // 128 + 15, 128 + 2, 128 + 1: the shell's statuses for these signals.
+        assert_eq!(exit_code(name(libc::SIGTERM)), 143);
+        assert_eq!(exit_code(name(libc::SIGINT)), 130);
+        assert_eq!(exit_code(name(libc::SIGHUP)), 129);
+        assert_eq!(name(libc::SIGUSR1), "a signal");
     }
 }
