@@ -17,9 +17,13 @@ pub struct Embedded {
 }
 
 /// Starts `EXE serve sim --port 0` (`exe` is the llmb binary) and waits for its address.
-pub async fn start(exe: &Path, seed: u64) -> anyhow::Result<Embedded> {
+pub async fn start(exe: &Path, seed: u64, model: Option<&str>) -> anyhow::Result<Embedded> {
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["serve", "sim", "--port", "0", "--seed", &seed.to_string()]);
+    // It serves the model the run names (a vLLM or AIPerf command line always names one).
+    if let Some(m) = model {
+        cmd.args(["--model", m]);
+    }
     // Gone with llmb, however llmb ends (SIGKILL included).
     llmb_signals::die_with_parent(&mut cmd);
     let mut child = Command::from(cmd)

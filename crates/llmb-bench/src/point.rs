@@ -62,6 +62,8 @@ pub struct PointRun {
     pub scrapes: Option<Vec<Scrape>>,
     /// What the scrapes say.
     pub server: Option<ServerView>,
+    /// The outputs a `vllm bench serve` command line asked for.
+    pub vllm: Option<llmb_settings::vllm::VllmOutput>,
 }
 
 impl PointRun {
@@ -110,6 +112,7 @@ impl PointRun {
             client,
             scrapes,
             server,
+            vllm: None,
         }
     }
 
@@ -128,6 +131,7 @@ impl PointRun {
             server: self.server.as_ref(),
             isl: self.point.isl,
             osl: self.point.osl,
+            vllm: self.vllm.as_ref(),
         }
     }
 
@@ -137,7 +141,12 @@ impl PointRun {
     /// # Errors
     /// A file that cannot be written, named.
     pub fn write(&self) -> std::io::Result<()> {
-        export::write_point(&self.report(), &self.point.dir)
+        export::write_point(&self.report(), &self.point.dir)?;
+        if let Some(o) = self.vllm.as_ref().filter(|o| o.writes_file()) {
+            let text = std::fs::read(self.point.dir.vllm_json())?;
+            llmb_report::vllm::write_result_file(o, &self.info, &text)?;
+        }
+        Ok(())
     }
 
     /// The reports `format` puts on stdout.

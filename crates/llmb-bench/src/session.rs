@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use llmb_engines::telemetry::{self, ServerView};
 use llmb_engines::EngineKind;
-use llmb_load::client::HttpClient;
+use llmb_load::client::{HttpClient, Verify};
 use llmb_load::dataset::{self, PromptEntry, RequestShape, ServerKind};
 use llmb_load::driver::DriverContext;
 use llmb_load::progress::Progress;
@@ -17,7 +17,7 @@ use llmb_load::sink::Sink;
 use llmb_load::team;
 use llmb_load::{Arrival, ClientError, Concurrency, LoadPlan, Target};
 use llmb_metrics::Summary;
-use llmb_probe::Scraper;
+use llmb_probe::{Origin, Scraper};
 use llmb_recipe::use_case::UseCase;
 use llmb_report::run_dir::{self, PointDir};
 use llmb_report::RunInfo;
@@ -78,7 +78,7 @@ impl Session {
         let (engine, base_url) = match &a.url {
             Some(u) => (None, u.clone()),
             None => {
-                let e = embedded::start(exe, a.seed).await?;
+                let e = embedded::start(exe, a.seed, a.model.as_deref()).await?;
                 let url = e.url.clone();
                 (Some(e), url)
             }
@@ -89,9 +89,14 @@ impl Session {
             headers: run.headers.clone(),
             timeout: a.timeout,
             idle_timeout: a.idle_timeout,
+            verify: if a.insecure {
+                Verify::Skip
+            } else {
+                Verify::Roots
+            },
         };
         target.uri("/").map_err(|e| invalid(e.to_string()))?;
-        let client = HttpClient::new(Duration::from_secs(10));
+        let client = HttpClient::new(Duration::from_secs(10), target.verify);
         let model = resolve_model(&client, &target, a.model.as_deref()).await?;
         let started_unix_s = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -255,7 +260,7 @@ impl Session {
             date: self.stamp.clone(),
         };
         let server = scrapes.as_deref().map(ServerView::from_scrapes);
-        Ok(PointRun::new(
+        let mut done = PointRun::new(
             point.clone(),
             config,
             info,
@@ -263,7 +268,9 @@ impl Session {
             result,
             scrapes,
             server,
-        ))
+        );
+        done.vllm = self.run.settings.vllm.clone();
+        Ok(done)
     }
 
     /// When the run gives up.
@@ -342,7 +349,7 @@ impl Session {
             "ignore_eos": a.ignore_eos, "stream": a.stream, "prompt_token_ids": a.prompt_token_ids,
             "extra_body": Value::Object(self.run.extra_body.clone()),
             "headers": a.headers.iter().map(|h| h.split_once(':').map_or(h.as_str(), |(k, _)| k).to_owned()).collect::<Vec<_>>(),
-            "api_key_env": a.api_key_env, "timeout_s": a.timeout.as_secs_f64(), "idle_timeout_s": a.idle_timeout.as_secs_f64(), "max_error_rate": a.max_error_rate, "gpus": a.gpus,
+            "api_key_env": a.api_key_env, "timeout_s": a.timeout.as_secs_f64(), "idle_timeout_s": a.idle_timeout.as_secs_f64(), "max_error_rate": a.max_error_rate, "insecure": a.insecure, "gpus": a.gpus,
             "slo": self.run.slo, "fail_if": a.fail_if, "started_unix_s": self.started_unix_s,
         })
     }
@@ -350,12 +357,24 @@ impl Session {
     /// A /metrics scraper of the target, with the metric names of its engine family.
     fn scraper(&self) -> Scraper {
         let a = &self.run.settings;
-        let addr = self
-            .target
-            .uri("/")
-            .ok()
-            .and_then(|u| u.authority().map(|x| x.to_string()))
+        let uri = self.target.uri("/").ok();
+        let tls = uri.as_ref().and_then(|u| u.scheme_str()) == Some("https");
+        let addr = uri
+            .as_ref()
+            .and_then(|u| {
+                let host = u.host()?;
+                Some(format!(
+                    "{host}:{}",
+                    u.port_u16().unwrap_or(if tls { 443 } else { 80 })
+                ))
+            })
             .unwrap_or_default();
+        // A TLS setup that fails here failed the preflight already; scrapes then just fail.
+        let origin = if tls {
+            Origin::tls(addr.clone(), self.target.verify).unwrap_or_else(|_| Origin::plain(addr))
+        } else {
+            Origin::plain(addr)
+        };
         let kind = match (a.url.is_none(), a.server) {
             (true, _) => Some(EngineKind::Sim),
             (false, ServerKind::Vllm) => Some(EngineKind::Vllm),
@@ -364,7 +383,7 @@ impl Session {
             _ => None,
         };
         Scraper::start(
-            addr,
+            origin,
             "/metrics".into(),
             telemetry::names_for(kind),
             Duration::from_secs(1),
@@ -387,9 +406,11 @@ async fn resolve_model(
                 target.base_url
             ))),
         },
-        Err(e @ ClientError::Unreachable { .. }) | Err(e @ ClientError::BadUrl(..)) => {
-            Err(invalid(e.to_string()))
-        }
+        Err(
+            e @ (ClientError::Unreachable { .. }
+            | ClientError::BadUrl(..)
+            | ClientError::Certificate(_)),
+        ) => Err(invalid(e.to_string())),
         Err(e) => match given {
             Some(m) => Ok(m.to_owned()),
             None => Err(invalid(format!(

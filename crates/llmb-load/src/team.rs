@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use http::{HeaderName, HeaderValue};
 use llmb_settings::invalid;
+use llmb_tls::Verify;
 use llmb_tokenizer::Tokenizer;
 
 use crate::client::HttpClient;
@@ -109,6 +110,7 @@ pub async fn run(
             stream: shared.stream,
             timeout_s: shared.target.timeout.as_secs_f64(),
             idle_timeout_s: shared.target.idle_timeout.as_secs_f64(),
+            insecure: shared.target.verify == Verify::Skip,
             requests_file: requests_file.clone(),
             records_file: wdir.join(format!("records-{index}.jsonl")),
             tokenizer: shared.tokenizer.clone(),
@@ -414,6 +416,11 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<()> {
         headers,
         timeout: Duration::from_secs_f64(spec.timeout_s),
         idle_timeout: Duration::from_secs_f64(spec.idle_timeout_s),
+        verify: if spec.insecure {
+            Verify::Skip
+        } else {
+            Verify::Roots
+        },
     };
     let sink = Sink::start(Some(&spec.records_file), tokenizer)
         .with_context(|| format!("cannot write {}", spec.records_file.display()))?;
@@ -474,7 +481,7 @@ pub async fn worker(spec_path: &Path) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     let ctx = DriverContext {
-        client: HttpClient::new(Duration::from_secs(10)),
+        client: HttpClient::new(Duration::from_secs(10), target.verify),
         target,
         stream: spec.stream,
         progress: Arc::new(Progress::default()),

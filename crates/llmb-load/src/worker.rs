@@ -32,6 +32,9 @@ pub struct WorkerSpec {
     pub timeout_s: f64,
     /// Idle timeout of a started stream, seconds.
     pub idle_timeout_s: f64,
+    /// Skip TLS certificate verification (`--insecure`).
+    #[serde(default)]
+    pub insecure: bool,
     /// The prepared requests (written by [`write_requests`]).
     pub requests_file: PathBuf,
     /// Where this worker appends its records.

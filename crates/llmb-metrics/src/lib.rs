@@ -10,6 +10,7 @@ pub mod record;
 pub mod summary;
 pub mod thresholds;
 pub mod tokens;
+pub mod vllm;
 pub mod warnings;
 
 pub use percentile::Distribution;

@@ -1,5 +1,5 @@
-//! Talking to an engine outside the load: the one plain HTTP GET that readiness probes and
-//! `/metrics` scrapes share, and the scraper, a thread that reads an engine's Prometheus
+//! Talking to an engine outside the load: the one HTTP GET (plain or over TLS) that
+//! readiness probes and `/metrics` scrapes share, and the scraper, a thread that reads an engine's Prometheus
 //! endpoint once before the load, every interval while it runs and once after, by the
 //! engine's own metric names (`llmb_engines::telemetry`). Blocking, on its own thread: it
 //! never runs on the load generator's runtime, and the launch crate needs no runtime.
@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -17,12 +17,59 @@ use llmb_engines::{CommonMetrics, CommonSample};
 /// The most of a body read (a /metrics page is a few hundred KiB at most).
 const BODY_LIMIT: u64 = 4 << 20;
 
-/// `GET path` over HTTP/1.0 from `host:port`: the status and up to 4 MiB of the body, all
+/// Where a GET goes: `host:port`, and for `https` the TLS configuration and the name the
+/// certificate must carry.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    addr: String,
+    tls: Option<(
+        llmb_tls::ServerName<'static>,
+        Arc<llmb_tls::rustls::ClientConfig>,
+    )>,
+}
+
+impl Origin {
+    /// Plain HTTP to `host:port`.
+    pub fn plain(addr: impl Into<String>) -> Origin {
+        Origin {
+            addr: addr.into(),
+            tls: None,
+        }
+    }
+
+    /// HTTPS to `host:port`, the certificate checked as `verify` says.
+    ///
+    /// # Errors
+    /// The host is not a name a certificate can carry, or no roots load.
+    pub fn tls(addr: impl Into<String>, verify: llmb_tls::Verify) -> Result<Origin, String> {
+        let addr = addr.into();
+        let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+        let name = llmb_tls::server_name(host).map_err(|e| e.to_string())?;
+        let config = llmb_tls::client_config(verify).map_err(|e| e.to_string())?;
+        Ok(Origin {
+            addr,
+            tls: Some((name, config)),
+        })
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+/// A byte stream, plain or TLS.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// `GET path` over HTTP/1.0 from `origin`: the status and up to 4 MiB of the body, all
 /// within `timeout`.
 ///
 /// # Errors
-/// Unreachable, too slow, or not an HTTP response; said in one line.
-pub fn get(addr: &str, path: &str, timeout: Duration) -> Result<(u16, String), String> {
+/// Unreachable, too slow, a certificate that does not verify, or not an HTTP response;
+/// said in one line.
+pub fn get(origin: &Origin, path: &str, timeout: Duration) -> Result<(u16, String), String> {
+    let addr = origin.addr.as_str();
     let deadline = Instant::now() + timeout;
     let slow = || format!("GET {path} took longer than {timeout:?}");
     let sock = addr
@@ -30,24 +77,43 @@ pub fn get(addr: &str, path: &str, timeout: Duration) -> Result<(u16, String), S
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?
         .next()
         .ok_or_else(|| format!("cannot connect to {addr}: no address"))?;
-    let mut s = TcpStream::connect_timeout(&sock, timeout)
+    let tcp = TcpStream::connect_timeout(&sock, timeout)
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    // A second handle on the same socket sets its timeouts while the TLS layer owns it.
+    let ctl = tcp.try_clone().map_err(|e| e.to_string())?;
+    let mut s: Box<dyn ReadWrite> = match &origin.tls {
+        None => Box::new(tcp),
+        Some((name, config)) => {
+            let conn = llmb_tls::rustls::ClientConnection::new(config.clone(), name.clone())
+                .map_err(|e| format!("TLS to {addr}: {e}"))?;
+            Box::new(llmb_tls::rustls::StreamOwned::new(conn, tcp))
+        }
+    };
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let io_err = |e: std::io::Error| {
+        llmb_tls::certificate_refusal(&e, host).unwrap_or_else(|| e.to_string())
+    };
     let left = || {
         deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
     };
-    s.set_write_timeout(Some(left().ok_or_else(slow)?))
+    ctl.set_write_timeout(Some(left().ok_or_else(slow)?))
+        .map_err(|e| e.to_string())?;
+    ctl.set_read_timeout(Some(left().ok_or_else(slow)?))
         .map_err(|e| e.to_string())?;
     let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    s.write_all(req.as_bytes()).map_err(io_err)?;
+    s.flush().map_err(io_err)?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     while (buf.len() as u64) < BODY_LIMIT {
-        s.set_read_timeout(Some(left().ok_or_else(slow)?))
+        ctl.set_read_timeout(Some(left().ok_or_else(slow)?))
             .map_err(|e| e.to_string())?;
         match s.read(&mut chunk) {
             Ok(0) => break,
+            // A TLS peer that closes without close_notify after an HTTP/1.0 response.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e)
                 if matches!(
@@ -58,7 +124,7 @@ pub fn get(addr: &str, path: &str, timeout: Duration) -> Result<(u16, String), S
                 return Err(slow())
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(io_err(e)),
         }
     }
     parse_response(&buf)
@@ -82,8 +148,8 @@ fn parse_response(buf: &[u8]) -> Result<(u16, String), String> {
 ///
 /// # Errors
 /// As [`get`], and any other status.
-pub fn fetch(addr: &str, path: &str, timeout: Duration) -> Result<String, String> {
-    match get(addr, path, timeout)? {
+pub fn fetch(origin: &Origin, path: &str, timeout: Duration) -> Result<String, String> {
+    match get(origin, path, timeout)? {
         (200, body) => Ok(body),
         (status, _) => Err(format!("GET {path} answered {status}")),
     }
@@ -98,9 +164,14 @@ pub struct Scraper {
 }
 
 impl Scraper {
-    /// Scrapes `addr` + `path` now and then every `interval` until [`Scraper::finish`].
+    /// Scrapes `origin` + `path` now and then every `interval` until [`Scraper::finish`].
     /// Scrapes that fail are skipped (an engine without metrics gives no samples).
-    pub fn start(addr: String, path: String, names: CommonMetrics, interval: Duration) -> Scraper {
+    pub fn start(
+        origin: Origin,
+        path: String,
+        names: CommonMetrics,
+        interval: Duration,
+    ) -> Scraper {
         let (stop, stopped) = mpsc::channel::<()>();
         let (first_tx, first) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -109,7 +180,7 @@ impl Scraper {
                 let t0 = Instant::now();
                 let mut out = Vec::new();
                 let scrape = |out: &mut Vec<Scrape>| {
-                    if let Ok(text) = fetch(&addr, &path, Duration::from_secs(5)) {
+                    if let Ok(text) = fetch(&origin, &path, Duration::from_secs(5)) {
                         out.push(Scrape {
                             at_ms: t0.elapsed().as_secs_f64() * 1000.0,
                             sample: CommonSample::from_exposition(&text, &names),
@@ -176,7 +247,10 @@ mod tests {
 
     #[test]
     fn get_reads_status_and_body() {
-        let addr = serve("HTTP/1.0 503 Service Unavailable\r\nX: y\r\n\r\nloading", 2);
+        let addr = Origin::plain(serve(
+            "HTTP/1.0 503 Service Unavailable\r\nX: y\r\n\r\nloading",
+            2,
+        ));
         assert_eq!(
             get(&addr, "/health", Duration::from_secs(5)).unwrap(),
             (503, "loading".to_string())
@@ -190,7 +264,7 @@ mod tests {
     #[test]
     fn a_closed_port_is_an_error() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap().to_string();
+        let addr = Origin::plain(l.local_addr().unwrap().to_string());
         drop(l);
         assert!(get(&addr, "/", Duration::from_secs(2))
             .unwrap_err()
@@ -209,7 +283,7 @@ mod tests {
     fn scraper_takes_a_baseline_and_a_last_scrape() {
         let page =
             "HTTP/1.0 200 OK\r\n\r\nvllm:num_requests_running 3\nvllm:generation_tokens_total 42\n";
-        let addr = serve(page, 2);
+        let addr = Origin::plain(serve(page, 2));
         let names = llmb_engines::telemetry::names_for(Some(llmb_engines::EngineKind::Vllm));
         let mut s = Scraper::start(addr, "/metrics".into(), names, Duration::from_secs(3600));
         s.first_scrape();

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use llmb_engines::telemetry::{Scrape, ServerView};
 use llmb_metrics::{RequestRecord, Summary, Warning};
+use llmb_settings::vllm::VllmOutput;
 use llmb_settings::ReportFormat;
 use serde_json::Value;
 
 use crate::run_dir::PointDir;
 use crate::run_summary::{ClientSummary, OnlineExtras, RunSummary};
-use crate::{genai_perf, perf_summary, serving, trtllm, RunInfo};
+use crate::{genai_perf, perf_summary, serving, trtllm, vllm, RunInfo};
 
 /// Everything known about one finished load point, borrowed for the exporters.
 #[derive(Debug, Clone, Copy)]
@@ -40,9 +41,20 @@ pub struct PointReport<'a> {
     pub isl: u64,
     /// See `isl`.
     pub osl: u64,
+    /// A `vllm bench serve` command line's outputs, when it was one.
+    pub vllm: Option<&'a VllmOutput>,
 }
 
 impl PointReport<'_> {
+    /// vLLM's figures and options, for a `vllm bench serve` command line.
+    fn vllm(&self) -> Option<(&VllmOutput, llmb_metrics::vllm::VllmMetrics)> {
+        let o = self.vllm?;
+        Some((
+            o,
+            llmb_metrics::vllm::VllmMetrics::compute(self.records, vllm::slos(o)),
+        ))
+    }
+
     /// The point's `summary.json`.
     pub fn run_summary(&self) -> RunSummary {
         RunSummary::online(
@@ -88,6 +100,39 @@ pub struct PerfSummary;
 pub struct SummaryJson;
 /// The server's scrapes, one JSON line each.
 pub struct ServerMetrics;
+/// `vllm bench serve`'s result JSON (a copy in the point's folder; the file vLLM would
+/// write goes where it would, see [`vllm::file_path`]).
+pub struct VllmJson;
+/// `vllm bench serve`'s printed block.
+pub struct VllmText;
+
+impl Exporter for VllmJson {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.vllm_json()
+    }
+    fn wanted(&self, r: &PointReport<'_>) -> bool {
+        r.vllm.is_some()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        r.vllm()
+            .map(|(o, m)| vllm::result_json(o, &m, r.info, r.summary.duration_s()).into_bytes())
+            .unwrap_or_default()
+    }
+}
+
+impl Exporter for VllmText {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.vllm_txt()
+    }
+    fn wanted(&self, r: &PointReport<'_>) -> bool {
+        r.vllm.is_some()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        r.vllm()
+            .map(|(o, m)| vllm::report(o, &m, r.info, r.summary.duration_s()).into_bytes())
+            .unwrap_or_default()
+    }
+}
 
 impl Exporter for TrtllmOverview {
     fn path(&self, dir: &PointDir) -> PathBuf {
@@ -183,6 +228,8 @@ pub const EXPORTERS: &[&dyn Exporter] = &[
     &GenaiPerfCsv,
     &PerfSummary,
     &ServerMetrics,
+    &VllmJson,
+    &VllmText,
     &SummaryJson,
 ];
 
@@ -211,6 +258,7 @@ pub fn stdout_text(r: &PointReport<'_>, format: ReportFormat) -> String {
         ReportFormat::Trtllm => &[&TrtllmOverview],
         ReportFormat::Serving => &[&ServingText],
         ReportFormat::GenaiPerf => &[&GenaiPerfCsv],
+        ReportFormat::Vllm => &[&VllmText],
         ReportFormat::All => &[&TrtllmOverview, &ServingText, &GenaiPerfCsv],
     };
     let mut out = String::new();

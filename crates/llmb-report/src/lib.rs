@@ -10,12 +10,14 @@ pub mod export;
 pub mod genai_perf;
 pub mod import;
 pub mod perf_summary;
+pub mod py_json;
 pub mod run_dir;
 pub mod run_summary;
 pub mod serving;
 pub mod sweep;
 pub mod trtllm;
 pub mod trtllm_bench_log;
+pub mod vllm;
 
 /// Facts about the run that the formats print besides the metrics.
 #[derive(Debug, Clone, Default)]

@@ -42,6 +42,14 @@ impl PointDir {
     pub fn serving_json(&self) -> PathBuf {
         self.dir.join("serving_result.json")
     }
+    /// `vllm bench serve`'s result JSON (a `llmb bench serve` run).
+    pub fn vllm_json(&self) -> PathBuf {
+        self.dir.join("vllm_result.json")
+    }
+    /// `vllm bench serve`'s printed block.
+    pub fn vllm_txt(&self) -> PathBuf {
+        self.dir.join("vllm_result.txt")
+    }
     /// GenAI-Perf's JSON.
     pub fn genai_json(&self) -> PathBuf {
         self.dir.join("profile_export_genai_perf.json")

@@ -2,7 +2,9 @@
 //! process, runs the reference reader and then `llmb bench` against it with the same
 //! workload, reaps each client with `wait4` (whole-run CPU and peak RSS) and reads what
 //! each measured of its own active phase (CPU, wall, client lag). Ratios to the reader
-//! are the figures; `check` compares them with a saved baseline.
+//! are the figures; `check` compares them with a saved baseline. With TLS the engine
+//! serves `https` with a certificate authority made for the run, which both clients trust
+//! through `SSL_CERT_FILE`, so the figures include verification and encryption.
 //!
 //! The engine runs at the lowest CPU priority ([`ENGINE_NICE`]): it stands in for a server
 //! on other machines, so on a box it must share with the client it takes only the CPU the
@@ -56,6 +58,17 @@ pub struct Config {
     pub concurrency: u64,
     /// Requests in all.
     pub requests: u64,
+    /// Over TLS (`https`).
+    #[serde(default)]
+    pub tls: bool,
+}
+
+impl Config {
+    /// `paced c=64`, `paced c=64 tls`.
+    pub fn name(&self) -> String {
+        let tls = if self.tls { " tls" } else { "" };
+        format!("{} c={}{tls}", self.mode.as_str(), self.concurrency)
+    }
 }
 
 /// What one client did in one configuration.
@@ -183,10 +196,43 @@ pub fn standard_configs(quick: bool) -> Vec<Config> {
                 mode,
                 concurrency: c,
                 requests: c * rounds,
+                tls: false,
             });
         }
     }
     out
+}
+
+/// Each configuration twice, plain then over TLS, next to each other.
+pub fn with_tls(configs: Vec<Config>) -> Vec<Config> {
+    configs
+        .into_iter()
+        .flat_map(|c| [c, Config { tls: true, ..c }])
+        .collect()
+}
+
+/// The certificate files of a TLS engine.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The authority clients trust.
+    pub ca: PathBuf,
+    /// The engine's certificate.
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// A fresh authority and a certificate for 127.0.0.1, written into `dir`.
+    pub fn make(dir: &Path) -> Result<TlsFiles, HarnessError> {
+        let pki = llmb_tls::TestPki::new(&["127.0.0.1", "localhost"])
+            .map_err(|e| HarnessError::Process(e.to_string()))?;
+        let [ca, cert, key] = pki.write(dir).map_err(|source| HarnessError::File {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(TlsFiles { ca, cert, key })
+    }
 }
 
 /// A running embedded engine, stopped on drop.
@@ -199,13 +245,19 @@ pub struct Engine {
 pub const ENGINE_NICE: i32 = 19;
 
 impl Engine {
-    /// Starts `exe serve sim` with `mode`'s timing at [`ENGINE_NICE`] and waits for its URL.
-    pub fn start(exe: &Path, mode: Mode) -> Result<Engine, HarnessError> {
+    /// Starts `exe serve sim` with `mode`'s timing at [`ENGINE_NICE`] (serving `https`
+    /// with `tls`) and waits for its URL.
+    pub fn start(exe: &Path, mode: Mode, tls: Option<&TlsFiles>) -> Result<Engine, HarnessError> {
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "sim", "--port", "0"])
-            .args(mode.engine_timing())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .args(mode.engine_timing());
+        if let Some(t) = tls {
+            cmd.arg("--tls-cert")
+                .arg(&t.cert)
+                .arg("--tls-key")
+                .arg(&t.key);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
         // SAFETY: setpriority is a plain system call, safe between fork and exec; set before
         // exec, it holds for every thread the engine starts.
         unsafe {
@@ -231,7 +283,7 @@ impl Engine {
             .map_err(|e| HarnessError::Process(format!("engine output: {e}")))?;
         let url = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .ok_or_else(|| {
                 HarnessError::Process(format!("engine did not print its URL: {line:?}"))
             })?
@@ -268,29 +320,44 @@ pub fn run(
     mut on_row: impl FnMut(&Row),
 ) -> Result<Report, HarnessError> {
     let mut rows = Vec::new();
-    let mut engine: Option<(Mode, Engine)> = None;
+    let tls = if configs.iter().any(|c| c.tls) {
+        Some(TlsFiles::make(&scratch.join("pki"))?)
+    } else {
+        None
+    };
+    let mut engine: Option<((Mode, bool), Engine)> = None;
     for cfg in configs {
-        if engine.as_ref().is_none_or(|(m, _)| *m != cfg.mode) {
+        let kind = (cfg.mode, cfg.tls);
+        if engine.as_ref().is_none_or(|(k, _)| *k != kind) {
             // Stop the previous engine before the next one takes the CPU.
             drop(engine.take());
-            engine = Some((cfg.mode, Engine::start(exe, cfg.mode)?));
+            let files = tls.as_ref().filter(|_| cfg.tls);
+            engine = Some((kind, Engine::start(exe, cfg.mode, files)?));
         }
+        let ca = tls.as_ref().filter(|_| cfg.tls).map(|t| t.ca.as_path());
         let url = engine
             .as_ref()
             .map(|(_, e)| e.url.clone())
             .unwrap_or_default();
         // Each client's memory with one request, to charge streams only what they add.
         let one = Config {
-            mode: cfg.mode,
             concurrency: 1,
             requests: 1,
+            ..*cfg
         };
-        let ref_base = run_reader(exe, &url, &one, isl, osl, 0)?.max_rss_kib;
-        let llmb_base = run_llmb(exe, &url, &one, isl, osl, scratch, 0)?.max_rss_kib;
-        let reference = run_reader(exe, &url, cfg, isl, osl, ref_base)?;
+        let run = Run {
+            exe,
+            url: &url,
+            ca,
+            isl,
+            osl,
+        };
+        let ref_base = run.reader(&one, 0)?.max_rss_kib;
+        let llmb_base = run.llmb(&one, scratch, 0)?.max_rss_kib;
+        let reference = run.reader(cfg, ref_base)?;
         let cpu_ms = || engine.as_ref().map_or(0.0, |(_, e)| e.cpu_ms());
         let engine_before = cpu_ms();
-        let llmb = run_llmb(exe, &url, cfg, isl, osl, scratch, llmb_base)?;
+        let llmb = run.llmb(cfg, scratch, llmb_base)?;
         let engine_ms = cpu_ms() - engine_before;
         let row = Row {
             config: *cfg,
@@ -377,78 +444,94 @@ fn per_stream(rss: u64, base: u64, streams: u64) -> f64 {
     rss.saturating_sub(base) as f64 / streams.max(1) as f64
 }
 
-fn run_reader(
-    exe: &Path,
-    url: &str,
-    cfg: &Config,
+/// One client run against the engine at `url`.
+struct Run<'a> {
+    exe: &'a Path,
+    url: &'a str,
+    /// The authority to trust (`SSL_CERT_FILE`) when the engine serves TLS.
+    ca: Option<&'a Path>,
     isl: u64,
     osl: u64,
-    base_rss: u64,
-) -> Result<ClientFigures, HarnessError> {
-    let mut cmd = Command::new(exe);
-    cmd.args(["selfbench-reader", "--url", url])
-        .args(["--concurrency", &cfg.concurrency.to_string()])
-        .args(["--requests", &cfg.requests.to_string()])
-        .args(["--isl", &isl.to_string(), "--osl", &osl.to_string()]);
-    let (stdout, usage) = spawn_and_reap(cmd, "the reference reader")?;
-    let r: ReaderReport = serde_json::from_str(stdout.trim())
-        .map_err(|e| HarnessError::Process(format!("reader output {stdout:?}: {e}")))?;
-    Ok(ClientFigures {
-        tokens: r.chunks,
-        errors: r.errors,
-        cpu_ms_per_1k_active: per_1k(r.active_cpu_s, r.chunks),
-        cpu_ms_per_1k_whole: per_1k(usage.cpu_s, r.chunks),
-        tokens_per_s: r.chunks as f64 / r.active_wall_s.max(1e-9),
-        max_rss_kib: usage.max_rss_kib,
-        rss_per_stream_kib: per_stream(usage.max_rss_kib, base_rss, cfg.concurrency),
-        lag: r.lag,
-    })
 }
 
-fn run_llmb(
-    exe: &Path,
-    url: &str,
-    cfg: &Config,
-    isl: u64,
-    osl: u64,
-    scratch: &Path,
-    base_rss: u64,
-) -> Result<ClientFigures, HarnessError> {
-    let dir = scratch.join(format!("{}-c{}", cfg.mode.as_str(), cfg.concurrency));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut cmd = Command::new(exe);
-    cmd.args(["bench", "--url", url, "--quiet"])
-        .args(["--concurrency", &cfg.concurrency.to_string()])
-        .args(["--num-requests", &cfg.requests.to_string()])
-        .args(["--isl", &isl.to_string(), "--osl", &osl.to_string()])
-        .arg("--output-dir")
-        .arg(&dir);
-    let (_, usage) = spawn_and_reap(cmd, "llmb bench")?;
-    let s = llmb_report::run_summary::RunSummary::read(&dir.join("summary.json"))
-        .map_err(|e| HarnessError::Process(e.to_string()))?;
-    let client = s
-        .client
-        .ok_or_else(|| HarnessError::Process("summary.json has no client block".into()))?;
-    let tokens = (s.lengths.output_tokens.stats.mean * s.requests.completed as f64).round() as u64;
-    let (cpu, wall) = (client.cpu_s, client.wall_s);
-    let lag = client.client_lag_ms.ok_or_else(|| {
-        HarnessError::Process("summary.json: the engine stamped no chunks (client_lag_ms)".into())
-    })?;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(ClientFigures {
-        tokens,
-        errors: s.requests.failed.unwrap_or(0),
-        cpu_ms_per_1k_active: per_1k(cpu, tokens),
-        cpu_ms_per_1k_whole: per_1k(usage.cpu_s, tokens),
-        tokens_per_s: tokens as f64 / wall.max(1e-9),
-        max_rss_kib: usage.max_rss_kib,
-        rss_per_stream_kib: per_stream(usage.max_rss_kib, base_rss, cfg.concurrency),
-        lag: Lag {
-            mean_ms: lag.mean,
-            p99_ms: lag.p99,
-            max_ms: lag.max,
-        },
-    })
+impl Run<'_> {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(self.exe);
+        match self.ca {
+            Some(ca) => cmd.env("SSL_CERT_FILE", ca),
+            None => cmd.env_remove("SSL_CERT_FILE"),
+        };
+        cmd
+    }
+
+    fn reader(&self, cfg: &Config, base_rss: u64) -> Result<ClientFigures, HarnessError> {
+        let (url, isl, osl) = (self.url, self.isl, self.osl);
+        let mut cmd = self.command();
+        cmd.args(["selfbench-reader", "--url", url])
+            .args(["--concurrency", &cfg.concurrency.to_string()])
+            .args(["--requests", &cfg.requests.to_string()])
+            .args(["--isl", &isl.to_string(), "--osl", &osl.to_string()]);
+        let (stdout, usage) = spawn_and_reap(cmd, "the reference reader")?;
+        let r: ReaderReport = serde_json::from_str(stdout.trim())
+            .map_err(|e| HarnessError::Process(format!("reader output {stdout:?}: {e}")))?;
+        Ok(ClientFigures {
+            tokens: r.chunks,
+            errors: r.errors,
+            cpu_ms_per_1k_active: per_1k(r.active_cpu_s, r.chunks),
+            cpu_ms_per_1k_whole: per_1k(usage.cpu_s, r.chunks),
+            tokens_per_s: r.chunks as f64 / r.active_wall_s.max(1e-9),
+            max_rss_kib: usage.max_rss_kib,
+            rss_per_stream_kib: per_stream(usage.max_rss_kib, base_rss, cfg.concurrency),
+            lag: r.lag,
+        })
+    }
+
+    fn llmb(
+        &self,
+        cfg: &Config,
+        scratch: &Path,
+        base_rss: u64,
+    ) -> Result<ClientFigures, HarnessError> {
+        let (url, isl, osl) = (self.url, self.isl, self.osl);
+        let dir = scratch.join(format!("{}-c{}", cfg.mode.as_str(), cfg.concurrency));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cmd = self.command();
+        cmd.args(["bench", "--url", url, "--quiet"])
+            .args(["--concurrency", &cfg.concurrency.to_string()])
+            .args(["--num-requests", &cfg.requests.to_string()])
+            .args(["--isl", &isl.to_string(), "--osl", &osl.to_string()])
+            .arg("--output-dir")
+            .arg(&dir);
+        let (_, usage) = spawn_and_reap(cmd, "llmb bench")?;
+        let s = llmb_report::run_summary::RunSummary::read(&dir.join("summary.json"))
+            .map_err(|e| HarnessError::Process(e.to_string()))?;
+        let client = s
+            .client
+            .ok_or_else(|| HarnessError::Process("summary.json has no client block".into()))?;
+        let tokens =
+            (s.lengths.output_tokens.stats.mean * s.requests.completed as f64).round() as u64;
+        let (cpu, wall) = (client.cpu_s, client.wall_s);
+        let lag = client.client_lag_ms.ok_or_else(|| {
+            HarnessError::Process(
+                "summary.json: the engine stamped no chunks (client_lag_ms)".into(),
+            )
+        })?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(ClientFigures {
+            tokens,
+            errors: s.requests.failed.unwrap_or(0),
+            cpu_ms_per_1k_active: per_1k(cpu, tokens),
+            cpu_ms_per_1k_whole: per_1k(usage.cpu_s, tokens),
+            tokens_per_s: tokens as f64 / wall.max(1e-9),
+            max_rss_kib: usage.max_rss_kib,
+            rss_per_stream_kib: per_stream(usage.max_rss_kib, base_rss, cfg.concurrency),
+            lag: Lag {
+                mean_ms: lag.mean,
+                p99_ms: lag.p99,
+                max_ms: lag.max,
+            },
+        })
+    }
 }
 
 /// Allowed regression against a baseline, as a share (issue 4: 20%).
@@ -462,11 +545,13 @@ pub fn check(now: &Report, baseline: &Report) -> Vec<String> {
     let mut out = Vec::new();
     for row in &now.rows {
         let Some(base) = baseline.rows.iter().find(|b| {
-            b.config.mode == row.config.mode && b.config.concurrency == row.config.concurrency
+            b.config.mode == row.config.mode
+                && b.config.concurrency == row.config.concurrency
+                && b.config.tls == row.config.tls
         }) else {
             continue;
         };
-        let name = format!("{} c={}", row.config.mode.as_str(), row.config.concurrency);
+        let name = row.config.name();
         let mut worse = |what: &str, now: f64, base: f64, floor: f64| {
             if now.is_finite()
                 && base.is_finite()
@@ -533,6 +618,7 @@ mod tests {
                 mode,
                 concurrency: c,
                 requests: c,
+                tls: false,
             },
             reference: fig(ref_cpu, 0.1),
             llmb: fig(llmb_cpu, lag),

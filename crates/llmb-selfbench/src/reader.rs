@@ -1,12 +1,16 @@
-//! The reference reader: the least a streaming client can do. Raw TCP with keep-alive,
+//! The reference reader: the least a streaming client can do. Raw TCP (or TLS) with keep-alive,
 //! HTTP/1.1 chunked decoding, SSE framing and a JSON parse of every chunk into a borrowed
 //! struct; each read is stamped when it returns. No pool, no records, no tokenizer. It is
 //! the yardstick `llmb bench` is measured against, not a product.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use llmb_protocol::clock::MonoAnchor;
+use llmb_tls::rustls::ClientConfig;
+use llmb_tls::tokio_rustls::TlsConnector;
+use llmb_tls::{ServerName, Stream};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,6 +23,8 @@ use crate::stats::Lag;
 pub struct ReaderConfig {
     /// `host:port` of the engine.
     pub addr: String,
+    /// For an `https` engine: the name its certificate carries and the client setup.
+    pub tls: Option<(ServerName<'static>, Arc<ClientConfig>)>,
     /// Concurrent streams (one connection each).
     pub concurrency: usize,
     /// Requests in all.
@@ -85,11 +91,12 @@ pub async fn run(cfg: &ReaderConfig) -> ReaderReport {
     let t0 = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..cfg.concurrency {
-        let (request, next, addr, total) = (
+        let (request, next, addr, total, tls) = (
             request.clone(),
             next.clone(),
             cfg.addr.clone(),
             cfg.requests,
+            cfg.tls.clone(),
         );
         tasks.spawn(async move {
             let mut out = Tally::default();
@@ -97,11 +104,8 @@ pub async fn run(cfg: &ReaderConfig) -> ReaderReport {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
                 let c = match conn.take() {
                     Some(c) => c,
-                    None => match TcpStream::connect(&addr).await {
-                        Ok(s) => {
-                            let _ = s.set_nodelay(true);
-                            Conn::new(s)
-                        }
+                    None => match connect(&addr, tls.as_ref()).await {
+                        Ok(s) => Conn::new(s),
                         Err(_) => {
                             out.errors += 1;
                             continue;
@@ -164,9 +168,27 @@ fn request_bytes(cfg: &ReaderConfig) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A new connection, with TLS when `tls` is given.
+async fn connect(
+    addr: &str,
+    tls: Option<&(ServerName<'static>, Arc<ClientConfig>)>,
+) -> std::io::Result<Stream> {
+    let tcp = TcpStream::connect(addr).await?;
+    let _ = tcp.set_nodelay(true);
+    Ok(match tls {
+        None => Stream::Plain(tcp),
+        Some((name, config)) => {
+            let s = TlsConnector::from(config.clone())
+                .connect(name.clone(), tcp)
+                .await?;
+            Stream::Tls(Box::new(s))
+        }
+    })
+}
+
 /// One keep-alive connection and its buffers.
 struct Conn {
-    sock: TcpStream,
+    sock: Stream,
     /// Raw bytes read; `raw[..pos]` is consumed and dropped at the next read.
     raw: Vec<u8>,
     pos: usize,
@@ -185,7 +207,7 @@ enum Chunked {
 }
 
 impl Conn {
-    fn new(sock: TcpStream) -> Conn {
+    fn new(sock: Stream) -> Conn {
         Conn {
             sock,
             raw: Vec::with_capacity(16 * 1024),
@@ -212,6 +234,7 @@ impl Conn {
         self.raw.drain(..self.pos);
         self.pos = 0;
         self.sock.write_all(request).await?;
+        self.sock.flush().await?;
         // Status line and headers.
         let head_end = loop {
             if let Some(i) = find(&self.raw, b"\r\n\r\n") {
@@ -314,6 +337,7 @@ mod tests {
     fn request_is_well_formed_http() {
         let r = request_bytes(&ReaderConfig {
             addr: "127.0.0.1:9".into(),
+            tls: None,
             concurrency: 1,
             requests: 1,
             isl: 3,

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use llmb_protocol::{Endpoint, ServerKind};
 
+pub mod vllm;
+
 /// The exit codes of `llmb` commands: a contract between processes (`llmb run-plan` reads
 /// the exit code of the `llmb bench` it starts) and with scripts.
 pub mod exit {
@@ -67,6 +69,8 @@ pub enum ReportFormat {
     Serving,
     /// GenAI-Perf's CSV table.
     GenaiPerf,
+    /// `vllm bench serve`'s printed block (its own metric definitions).
+    Vllm,
     /// All of them.
     All,
 }
@@ -102,6 +106,9 @@ pub struct BenchSettings {
     pub idle_timeout: Duration,
     /// Scrape the server's Prometheus `/metrics` while the load runs.
     pub server_metrics: bool,
+    /// Skip TLS certificate verification of an `https` server (`--insecure`).
+    #[serde(default)]
+    pub insecure: bool,
 
     // ---- workload and lengths ----
     /// Tokenizer file or folder (`None`: the built-in one).
@@ -168,6 +175,9 @@ pub struct BenchSettings {
     pub format: ReportFormat,
     /// No progress and no report on stdout.
     pub quiet: bool,
+    /// A `vllm bench serve` command line's outputs (`llmb bench serve`).
+    #[serde(default)]
+    pub vllm: Option<vllm::VllmOutput>,
 }
 
 impl Default for BenchSettings {
@@ -185,6 +195,7 @@ impl Default for BenchSettings {
             idle_timeout: default_idle_timeout(),
             max_error_rate: default_max_error_rate(),
             server_metrics: true,
+            insecure: false,
             tokenizer: None,
             isl: 128,
             osl: 128,
@@ -213,6 +224,7 @@ impl Default for BenchSettings {
             label: None,
             format: ReportFormat::Trtllm,
             quiet: false,
+            vllm: None,
         }
     }
 }

@@ -13,7 +13,7 @@ use llmb_selfbench::harness::{Engine, Mode};
 
 fn main() {
     let exe = env!("CARGO_BIN_EXE_llmb");
-    let sim = Engine::start(exe.as_ref(), Mode::Paced).expect("start the simulated engine");
+    let sim = Engine::start(exe.as_ref(), Mode::Paced, None).expect("start the simulated engine");
     let url = sim.url().to_owned();
     println!(
         "{:>12} {:>10} {:>14} {:>12} {:>12}",

@@ -14,6 +14,16 @@ fn main() -> ExitCode {
     if argv.first().is_some_and(cli::llmb_run::invoked_as_llmb_run) {
         argv = cli::llmb_run::rewrite(argv);
     }
+    let argv = match cli::vllm::normalize(argv) {
+        Ok(a) => a,
+        Err(message) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {message}");
+            }
+            return ExitCode::from(llmb_settings::exit::INVALID);
+        }
+    };
     let cli = cli::Cli::parse_from(argv);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

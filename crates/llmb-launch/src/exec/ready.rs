@@ -67,9 +67,11 @@ pub(super) fn wait_ready(
             r.port = listening_port(&r.plan.log);
         }
         if let Some(p) = r.port {
-            if let Ok((code, body)) =
-                llmb_probe::get(&format!("{host}:{p}"), &probe.path, Duration::from_secs(2))
-            {
+            if let Ok((code, body)) = llmb_probe::get(
+                &llmb_probe::Origin::plain(format!("{host}:{p}")),
+                &probe.path,
+                Duration::from_secs(2),
+            ) {
                 if probe.is_ready(code, &body) {
                     r.url = Some(format!("http://{host}:{p}"));
                     r.ready = true;

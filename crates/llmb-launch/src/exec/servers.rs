@@ -25,7 +25,7 @@ pub(super) fn scrape_servers(
             Some((
                 r.plan.name.clone(),
                 Scraper::start(
-                    format!("{}:{port}", placement.host_of(r.plan)),
+                    llmb_probe::Origin::plain(format!("{}:{port}", placement.host_of(r.plan))),
                     path,
                     r.spec.metric_names.clone(),
                     Duration::from_secs(1),

@@ -1,12 +1,15 @@
-//! Keep-alive connections and one request/response exchange on one of them: write the
-//! request, parse the response head (`httparse`), then hand out body bytes as each read
-//! returns, stamped with the instant the read completed.
+//! Keep-alive connections (plain TCP or TLS) and one request/response exchange on one of
+//! them: write the request, parse the response head (`httparse`), then hand out body bytes
+//! as each read returns, stamped with the instant the read completed.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use http::Uri;
+use llmb_tls::rustls::ClientConfig;
+use llmb_tls::tokio_rustls::TlsConnector;
+use llmb_tls::{ServerName, Stream, Verify};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -25,6 +28,10 @@ pub struct HttpClient {
     idle: Arc<Mutex<HashMap<String, Vec<Conn>>>>,
     connect_timeout: Duration,
     handshakes: Arc<tokio::sync::Semaphore>,
+    verify: Verify,
+    /// The TLS configuration, made at the first `https` connection (a plain-HTTP run never
+    /// loads the system's roots).
+    tls: Arc<OnceLock<Result<Arc<ClientConfig>, String>>>,
 }
 
 /// TCP handshakes in flight at once. Thousands of simultaneous connects overflow the
@@ -35,10 +42,44 @@ const MAX_HANDSHAKES: usize = 256;
 /// How long an error body may pause before the excerpt is taken as it is.
 const SNIPPET_IDLE: Duration = Duration::from_secs(2);
 
-/// One TCP connection and its read buffer.
+/// Where a request goes: the pool's key (scheme, host and port), the address to connect
+/// to, and for `https` the name the certificate must carry.
+struct Origin {
+    key: String,
+    addr: String,
+    tls_name: Option<ServerName<'static>>,
+}
+
+impl Origin {
+    fn of(uri: &Uri) -> Result<Origin, ReadEnd> {
+        let tls = uri.scheme_str() == Some("https");
+        let host = uri
+            .host()
+            .ok_or_else(|| ReadEnd::Broken(format!("no host in {uri}")))?;
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let addr = format!("{host}:{port}");
+        let tls_name = if tls {
+            Some(llmb_tls::server_name(host).map_err(|e| ReadEnd::Broken(e.to_string()))?)
+        } else {
+            None
+        };
+        let key = if tls {
+            format!("https://{addr}")
+        } else {
+            addr.clone()
+        };
+        Ok(Origin {
+            key,
+            addr,
+            tls_name,
+        })
+    }
+}
+
+/// One connection and its read buffer.
 #[derive(Debug)]
 pub(super) struct Conn {
-    sock: TcpStream,
+    sock: Stream,
     buf: Vec<u8>,
     /// When the last read returned: the idle limit counts from it, with no clock read of
     /// its own.
@@ -54,6 +95,9 @@ pub(super) enum ReadEnd {
     /// Nothing came for the idle limit.
     #[error("nothing came for {0:?}")]
     Idle(Duration),
+    /// The server's certificate did not verify (the sentence says what to change).
+    #[error("{0}")]
+    Certificate(String),
     /// Socket or protocol failure.
     #[error("{0}")]
     Broken(String),
@@ -94,24 +138,32 @@ pub(super) struct Exchange<'c> {
 }
 
 impl HttpClient {
-    /// An empty pool; new connections get `TCP_NODELAY` and this connect timeout.
-    pub fn new(connect_timeout: Duration) -> HttpClient {
+    /// An empty pool; new connections get `TCP_NODELAY` and this connect timeout, and
+    /// `https` servers' certificates are checked as `verify` says.
+    pub fn new(connect_timeout: Duration, verify: Verify) -> HttpClient {
         HttpClient {
             idle: Arc::new(Mutex::new(HashMap::new())),
             connect_timeout,
             handshakes: Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES)),
+            verify,
+            tls: Arc::new(OnceLock::new()),
         }
+    }
+
+    fn tls_config(&self) -> Result<Arc<ClientConfig>, ReadEnd> {
+        self.tls
+            .get_or_init(|| llmb_tls::client_config(self.verify).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(ReadEnd::Certificate)
     }
 
     /// An idle connection the server has not closed: one that would block on a read.
     /// (Anything readable on an idle connection, EOF or stray bytes, makes it unusable.)
     fn checkout(&self, key: &str) -> Option<Conn> {
         loop {
-            let conn = self.idle.lock().ok()?.get_mut(key)?.pop()?;
-            let mut probe = [0u8; 1];
-            match conn.sock.try_read(&mut probe) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
-                _ => continue,
+            let mut conn = self.idle.lock().ok()?.get_mut(key)?.pop()?;
+            if conn.sock.is_quiet() {
+                return Some(conn);
             }
         }
     }
@@ -122,14 +174,19 @@ impl HttpClient {
         }
     }
 
-    async fn connect(&self, key: &str, deadline: tokio::time::Instant) -> Result<Conn, ReadEnd> {
+    async fn connect(
+        &self,
+        origin: &Origin,
+        deadline: tokio::time::Instant,
+    ) -> Result<Conn, ReadEnd> {
+        let key = &origin.addr;
         let _turn = tokio::select! {
             biased;
             p = self.handshakes.acquire() => p.expect("never closed"),
             _ = tokio::time::sleep_until(deadline) => return Err(ReadEnd::Timeout),
         };
         let limit = tokio::time::Instant::now() + self.connect_timeout;
-        let sock = match tokio::time::timeout_at(limit.min(deadline), TcpStream::connect(key)).await
+        let tcp = match tokio::time::timeout_at(limit.min(deadline), TcpStream::connect(key)).await
         {
             Err(_) if deadline <= limit => return Err(ReadEnd::Timeout),
             Err(_) => {
@@ -141,7 +198,33 @@ impl HttpClient {
             Ok(Err(e)) => return Err(ReadEnd::Broken(format!("cannot connect to {key}: {e}"))),
             Ok(Ok(s)) => s,
         };
-        let _ = sock.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let sock = match &origin.tls_name {
+            None => Stream::Plain(tcp),
+            Some(name) => {
+                let connector = TlsConnector::from(self.tls_config()?);
+                let shake = connector.connect(name.clone(), tcp);
+                match tokio::time::timeout_at(limit.min(deadline), shake).await {
+                    Err(_) if deadline <= limit => return Err(ReadEnd::Timeout),
+                    Err(_) => {
+                        return Err(ReadEnd::Broken(format!(
+                            "TLS handshake with {key} timed out after {:?}",
+                            self.connect_timeout
+                        )))
+                    }
+                    Ok(Err(e)) => {
+                        let host = key.rsplit_once(':').map_or(key.as_str(), |(h, _)| h);
+                        return Err(match llmb_tls::certificate_refusal(&e, host) {
+                            Some(why) => ReadEnd::Certificate(why),
+                            None => {
+                                ReadEnd::Broken(format!("TLS handshake with {key} failed: {e}"))
+                            }
+                        });
+                    }
+                    Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+                }
+            }
+        };
         Ok(Conn {
             sock,
             buf: Vec::with_capacity(READ_CHUNK),
@@ -173,9 +256,11 @@ impl HttpClient {
             url: url.clone(),
             message,
         };
-        let mut ex = Exchange::start(self, &uri, &msg, deadline)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
+        let mut ex = match Exchange::start(self, &uri, &msg, deadline).await {
+            Ok(ex) => ex,
+            Err(ReadEnd::Certificate(why)) => return Err(ClientError::Certificate(why)),
+            Err(e) => return Err(unreachable(e.to_string())),
+        };
         let status = ex.status;
         let mut body = Vec::new();
         loop {
@@ -251,12 +336,8 @@ impl<'c> Exchange<'c> {
         message: &[u8],
         deadline: tokio::time::Instant,
     ) -> Result<Exchange<'c>, ReadEnd> {
-        let key = match (uri.host(), uri.port_u16()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => format!("{h}:80"),
-            _ => return Err(ReadEnd::Broken(format!("no host in {uri}"))),
-        };
-        let mut pooled = client.checkout(&key);
+        let origin = Origin::of(uri)?;
+        let mut pooled = client.checkout(&origin.key);
         let mut connect_wait = Duration::ZERO;
         loop {
             let reused = pooled.is_some();
@@ -264,7 +345,7 @@ impl<'c> Exchange<'c> {
                 Some(c) => c,
                 None => {
                     let t0 = Instant::now();
-                    let c = client.connect(&key, deadline).await?;
+                    let c = client.connect(&origin, deadline).await?;
                     connect_wait += t0.elapsed();
                     c
                 }
@@ -272,7 +353,11 @@ impl<'c> Exchange<'c> {
             conn.buf.clear();
             let wrote = tokio::select! {
                 biased;
-                r = conn.sock.write_all(message) => r.map_err(|e| ReadEnd::Broken(e.to_string())),
+                // The flush sends what TLS still buffers (a no-op on plain TCP).
+                r = async {
+                    conn.sock.write_all(message).await?;
+                    conn.sock.flush().await
+                } => r.map_err(|e| ReadEnd::Broken(e.to_string())),
                 _ = tokio::time::sleep_until(deadline) => Err(ReadEnd::Timeout),
             };
             match wrote {
@@ -284,7 +369,7 @@ impl<'c> Exchange<'c> {
                 Ok(head) => {
                     return Ok(Exchange {
                         client,
-                        key,
+                        key: origin.key,
                         conn: Some(conn),
                         status: head.status,
                         framing: head.framing,

@@ -17,11 +17,13 @@ use llmb_protocol::{parse_chunk, Endpoint, ProtocolError, SseDecoder};
 pub use chunked::{ChunkedDecoder, ChunkedError};
 pub use conn::HttpClient;
 use conn::{Exchange, Framing, ReadEnd};
+pub use llmb_tls::Verify;
 
 /// Where requests go and what they carry besides the body.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Base URL, e.g. `http://127.0.0.1:8000` (a trailing `/v1` is accepted).
+    /// Base URL, e.g. `http://127.0.0.1:8000` or `https://host` (a trailing `/v1` is
+    /// accepted).
     pub base_url: String,
     /// Route.
     pub endpoint: Endpoint,
@@ -31,6 +33,8 @@ pub struct Target {
     pub timeout: Duration,
     /// Give up on a streamed response that has started when nothing comes for this long.
     pub idle_timeout: Duration,
+    /// How an `https` server's certificate is checked.
+    pub verify: llmb_tls::Verify,
 }
 
 /// Default [`Target::idle_timeout`].
@@ -39,7 +43,7 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why the target could not be used at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The URL does not parse or is not plain HTTP.
+    /// The URL does not parse or is neither `http` nor `https`.
     #[error("invalid --url `{0}`: {1}")]
     BadUrl(String, String),
     /// Nothing answered.
@@ -58,6 +62,10 @@ pub enum ClientError {
         /// What it answered.
         message: String,
     },
+    /// Its TLS certificate did not verify (the sentence names the host, the reason and
+    /// the options that change it).
+    #[error("{0}")]
+    Certificate(String),
     /// It answered, but not as an OpenAI-compatible server.
     #[error("{url} is not an OpenAI-compatible server: {message}")]
     NotOpenAi {
@@ -114,12 +122,11 @@ impl Target {
             ));
         }
         match uri.scheme_str() {
-            Some("http") => Ok(uri),
-            Some("https") => Err(ClientError::BadUrl(
+            Some("http" | "https") => Ok(uri),
+            _ => Err(ClientError::BadUrl(
                 self.base_url.clone(),
-                "https is not supported yet; use http:// (for example through a local port-forward)".into(),
+                "it must start with http:// or https://".into(),
             )),
-            _ => Err(ClientError::BadUrl(self.base_url.clone(), "it must start with http://".into())),
         }
     }
 }
@@ -403,7 +410,7 @@ pub async fn send(
                 };
                 return finish(st, Instant::now(), outcome, connect_wait);
             }
-            Err(ReadEnd::Broken(e)) => {
+            Err(e @ (ReadEnd::Broken(_) | ReadEnd::Certificate(_))) => {
                 let message = format!("connection broke mid-response: {e}");
                 return finish(st, Instant::now(), Outcome::Reset { message }, connect_wait);
             }
@@ -492,6 +499,7 @@ mod tests {
                 .collect(),
             timeout: Duration::from_secs(1),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            verify: Verify::Roots,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The embedded simulated engine: a real OpenAI-compatible HTTP server (hyper, HTTP/1.1,
 //! keep-alive) whose tokens come from a continuous-batching scheduler or from fixed
 //! timings, with seeded fault injection. `spawn` binds (port 0 in tests) and returns a
-//! handle that stops it. The engine can also be one role of a disaggregated deployment
+//! handle that stops it; with a TLS configuration it serves `https`. The engine can also be one role of a disaggregated deployment
 //! (`WorkerRole`), and `disagg::spawn_frontend` starts the frontend that ties them up.
 
 pub mod body;
@@ -90,6 +90,8 @@ pub struct SimConfig {
     pub stream_interval: u32,
     /// Natural output lengths (without `ignore_eos`) are uniform in this range.
     pub natural_output: (u64, u64),
+    /// Serve HTTPS with this configuration (`llmb_tls::server_config`).
+    pub tls: Option<Arc<llmb_tls::rustls::ServerConfig>>,
 }
 
 impl Default for SimConfig {
@@ -102,6 +104,7 @@ impl Default for SimConfig {
             faults: FaultPlan::none(),
             stream_interval: 1,
             natural_output: (16, 256),
+            tls: None,
         }
     }
 }
@@ -121,14 +124,16 @@ pub struct App {
 pub struct SimHandle {
     /// Where it listens.
     pub addr: SocketAddr,
+    tls: bool,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl SimHandle {
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` when it serves TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, closes connections and waits for the accept loop to end.
@@ -145,6 +150,7 @@ pub async fn spawn(
     addr: SocketAddr,
 ) -> std::io::Result<SimHandle> {
     let listener = listen(addr)?;
+    let tls = cfg.tls.clone();
     let kv = match &cfg.timing {
         Timing::Batched(s) => s.kv_cache_tokens,
         Timing::Fixed { .. } => SchedulerConfig::default().kv_cache_tokens,
@@ -162,19 +168,30 @@ pub async fn spawn(
         started: std::time::SystemTime::now(),
         served: AtomicU64::new(0),
     });
-    serve(listener, move |req| routes::handle(app.clone(), req))
+    serve(listener, tls, move |req| routes::handle(app.clone(), req))
 }
 
-/// Serves `listener` with `handler` until the handle stops it.
-fn serve<H, F>(listener: TcpListener, handler: H) -> std::io::Result<SimHandle>
+/// Serves `listener` with `handler` (over TLS with `tls`) until the handle stops it.
+fn serve<H, F>(
+    listener: TcpListener,
+    tls: Option<Arc<llmb_tls::rustls::ServerConfig>>,
+    handler: H,
+) -> std::io::Result<SimHandle>
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<body::SimBody>, std::convert::Infallible>> + Send + 'static,
 {
     let addr = listener.local_addr()?;
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, stop_rx, handler));
-    Ok(SimHandle { addr, stop, task })
+    let acceptor = tls.map(llmb_tls::tokio_rustls::TlsAcceptor::from);
+    let acceptor_is_some = acceptor.is_some();
+    let task = tokio::spawn(accept_loop(listener, acceptor, stop_rx, handler));
+    Ok(SimHandle {
+        addr,
+        tls: acceptor_is_some,
+        stop,
+        task,
+    })
 }
 
 /// Pending connections the listener queues (the kernel caps it at `net.core.somaxconn`):
@@ -193,8 +210,15 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(ACCEPT_BACKLOG)
 }
 
-async fn accept_loop<H, F>(listener: TcpListener, mut stop: watch::Receiver<bool>, handler: H)
-where
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+
+async fn accept_loop<H, F>(
+    listener: TcpListener,
+    tls: Option<llmb_tls::tokio_rustls::TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+    handler: H,
+) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<body::SimBody>, std::convert::Infallible>> + Send + 'static,
 {
@@ -229,15 +253,36 @@ where
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(handler);
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = stop.changed() => {}
+        let stop = stop.clone();
+        match &tls {
+            None => {
+                tokio::spawn(serve_connection(stream, handler, stop));
             }
-        });
+            Some(acceptor) => {
+                let shake = acceptor.accept(stream);
+                tokio::spawn(async move {
+                    // A client that fails or stalls its handshake only loses its connection.
+                    if let Ok(Ok(stream)) = tokio::time::timeout(TLS_HANDSHAKE_LIMIT, shake).await {
+                        serve_connection(stream, handler, stop).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on one connection until it closes or the engine stops.
+async fn serve_connection<S, H, F>(stream: S, handler: H, mut stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<body::SimBody>, std::convert::Infallible>> + Send + 'static,
+{
+    let service = hyper::service::service_fn(handler);
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {}
     }
 }

@@ -44,24 +44,48 @@ pub enum FormatArg {
     Serving,
     /// GenAI-Perf's CSV table.
     GenaiPerf,
+    /// `vllm bench serve`'s block (its definitions).
+    Vllm,
     /// All of them.
     All,
 }
 
+/// Another tool's command line run by `llmb bench`.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCompat {
+    /// Run a `vllm bench serve` command line (change `vllm` to `llmb`): vLLM's options,
+    /// defaults, printed block and result file.
+    Serve(Box<crate::cli::vllm::VllmServeArgs>),
+}
+
 /// `llmb bench` arguments.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
   llmb bench                                      the embedded engine, chat 128/128, concurrency 32
   llmb bench --url http://127.0.0.1:8000 --isl 1024 --osl 1024 --concurrency 1,2,4,8 --multi-round 5
   llmb bench --url http://host:8000 --request-rate 20 --burstiness 0.5 --duration 60s
+  SSL_CERT_FILE=ca.pem llmb bench --url https://host:8443 --concurrency 64
+  llmb bench serve --model m --num-prompts 100 --save-result    a `vllm bench serve` command line
   llmb bench --url http://host:8000 --use-case chat:128/128 --use-case summarization:4096/512
   llmb bench --url http://host:8000 --slo ttft_ms=500,tpot_ms=50 --fail-if 'p99(ttft_ms)>500,error_rate>0.01'
 
-Exit codes: 0 ok, 1 run error, 2 bad input, 3 --fail-if or more than half failed, 4 client-bound (results invalid), 130 interrupted.")]
+Exit codes: 0 ok, 1 run error, 2 bad input, 3 --fail-if or more than half failed, 4 client-bound (results invalid), 130 interrupted."
+)]
 pub struct BenchArgs {
-    /// Base URL of an OpenAI-compatible server; without it the embedded engine is started.
+    /// Another tool's command line.
+    #[command(subcommand)]
+    pub compat: Option<BenchCompat>,
+    /// Base URL of an OpenAI-compatible server, http:// or https:// (certificates are checked
+    /// against the system's roots, or SSL_CERT_FILE / SSL_CERT_DIR when set); without it the
+    /// embedded engine is started.
     #[arg(long)]
     pub url: Option<String>,
+    /// Do not verify an https server's certificate (the traffic is still encrypted); the
+    /// run's config records it.
+    #[arg(long)]
+    pub insecure: bool,
     /// Route.
     #[arg(long, value_enum, default_value_t = EndpointArg::Chat)]
     pub endpoint: EndpointArg,
@@ -220,6 +244,7 @@ impl BenchArgs {
             idle_timeout: self.idle_timeout,
             max_error_rate: self.max_error_rate,
             server_metrics: !self.no_server_metrics,
+            insecure: self.insecure,
             tokenizer: self.tokenizer,
             isl: self.isl,
             osl: self.osl,
@@ -250,9 +275,11 @@ impl BenchArgs {
                 FormatArg::Trtllm => ReportFormat::Trtllm,
                 FormatArg::Serving => ReportFormat::Serving,
                 FormatArg::GenaiPerf => ReportFormat::GenaiPerf,
+                FormatArg::Vllm => ReportFormat::Vllm,
                 FormatArg::All => ReportFormat::All,
             },
             quiet: self.quiet,
+            vllm: None,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod launch;
 pub mod llmb_run;
 pub mod selfbench;
 pub mod serve;
+pub mod vllm;
 
 use clap::{Parser, Subcommand};
 

@@ -10,7 +10,9 @@ use clap::Args;
   llmb selfbench                         the full set: c = 1, 64, 512, 4096, 10000, firehose and paced
   llmb selfbench --quick --check docs/selfbench-baseline.json
                                          CI's light check: fails on a >20% regression
-  llmb selfbench --concurrency 64 --mode paced --save /tmp/now.json")]
+  llmb selfbench --concurrency 64 --mode paced --save /tmp/now.json
+  llmb selfbench --concurrency 64 --mode paced --tls
+                                         each row plain, then over https (the TLS cost)")]
 pub struct SelfbenchArgs {
     /// Only concurrency 1, 64 and 512, fewer requests (minutes become tens of seconds).
     #[arg(long)]
@@ -27,6 +29,10 @@ pub struct SelfbenchArgs {
     /// Output length (tokens).
     #[arg(long, default_value_t = 128)]
     pub osl: u64,
+    /// Run each configuration twice: over plain http, then over https (the engine serves a
+    /// certificate from an authority made for the run, trusted through SSL_CERT_FILE).
+    #[arg(long)]
+    pub tls: bool,
     /// Write the report (JSON) here.
     #[arg(long)]
     pub save: Option<PathBuf>,

@@ -19,6 +19,7 @@ pub enum ServeEngine {
   llmb serve sim                                 continuous batching on 127.0.0.1:8000
   llmb serve sim --port 0 --ttft-ms 50 --itl-ms 10   exact timings on any free port
   llmb serve sim --fault-rate 0.05 --fault-kinds reset,http500
+  llmb serve sim --tls-cert cert.pem --tls-key key.pem   https on 127.0.0.1:8000
   llmb serve sim --role prefill --port 0         a prefill worker (the same for --role decode)
   llmb serve sim --role frontend --port 0 --prefill http://127.0.0.1:41001 \
       --prefill http://127.0.0.1:41002 --decode http://127.0.0.1:41003")]
@@ -106,6 +107,12 @@ pub struct SimArgs {
         default_value = "http500,http429,reset,stall,malformed"
     )]
     pub fault_kinds: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 fn parse_worker_url(s: &str) -> Result<WorkerUrl, String> {

@@ -11,12 +11,15 @@ use llmb_report::sweep::SweepSummary;
 use llmb_settings::BenchSettings;
 
 use super::ExitStatus;
-use crate::cli::bench::BenchArgs;
+use crate::cli::bench::{BenchArgs, BenchCompat};
 use crate::live::Live;
 
 /// The run's settings: `--settings` (a plan's load step, `--url` and `--header` from the
 /// command line on top), else the options.
-fn settings(args: BenchArgs) -> anyhow::Result<BenchSettings> {
+fn settings(mut args: BenchArgs) -> anyhow::Result<BenchSettings> {
+    if let Some(BenchCompat::Serve(v)) = args.compat.take() {
+        return v.into_settings();
+    }
     let Some(path) = args.settings.clone() else {
         return Ok(args.into_settings());
     };
@@ -48,7 +51,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitStatus> {
         let live = Live::start(
             progress.clone(),
             point.label.clone(),
-            a.quiet || a.workers > 1,
+            a.quiet || a.workers > 1 || a.vllm.as_ref().is_some_and(|v| v.disable_tqdm),
         );
         let done = session
             .run_point(point, progress, interrupt_rx.clone())

@@ -31,6 +31,9 @@ pub async fn run(a: SelfbenchArgs) -> anyhow::Result<ExitStatus> {
             )));
         }
     }
+    if a.tls {
+        configs = harness::with_tls(configs);
+    }
     let baseline: Option<Report> = match &a.check {
         Some(p) => Some(
             serde_json::from_slice(
@@ -65,6 +68,18 @@ pub async fn run(a: SelfbenchArgs) -> anyhow::Result<ExitStatus> {
         "({} cores; CPU = user+sys ms per 1,000 output tokens; ratio = llmb / reference reader; lag against the engine's send stamps; engine = its CPU per 1k tokens while serving llmb, x eng = llmb all / engine)",
         report.cores
     )?;
+    for (plain, tls) in report.rows.iter().zip(report.rows.iter().skip(1)) {
+        let same = |c: &harness::Config| (c.mode, c.concurrency, c.requests);
+        if !plain.config.tls && tls.config.tls && same(&plain.config) == same(&tls.config) {
+            writeln!(
+                out,
+                "TLS cost, {}: llmb active CPU per token x{:.3}, whole run x{:.3} (https / http)",
+                plain.config.name(),
+                tls.llmb.cpu_ms_per_1k_active / plain.llmb.cpu_ms_per_1k_active,
+                tls.llmb.cpu_ms_per_1k_whole / plain.llmb.cpu_ms_per_1k_whole,
+            )?;
+        }
+    }
     if let Some(p) = &a.save {
         std::fs::write(p, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("cannot write {}", p.display()))?;
@@ -86,7 +101,7 @@ pub async fn run(a: SelfbenchArgs) -> anyhow::Result<ExitStatus> {
 
 fn header() -> String {
     format!(
-        "{:<9} {:>6} {:>7} | {:>8} {:>8} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>7} | {:>6} {:>6} | {:>6} {:>6}",
+        "{:<13} {:>6} {:>7} | {:>8} {:>8} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>7} | {:>6} {:>6} | {:>6} {:>6}",
         "mode", "conc", "reqs",
         "ref act", "ref all", "ref tok/s", "ref lag", "ref p99",
         "llmb act", "llmb all", "tok/s", "lag ms", "p99 ms", "KB/strm", "errors",
@@ -97,8 +112,9 @@ fn header() -> String {
 fn line(r: &Row) -> String {
     let (f, l) = (&r.reference, &r.llmb);
     format!(
-        "{:<9} {:>6} {:>7} | {:>8.2} {:>8.2} {:>9.0} {:>7.3} {:>7.3} | {:>8.2} {:>8.2} {:>9.0} {:>7.3} {:>7.3} {:>7.1} {:>7} | {:>6.2} {:>6.2} | {:>6.2} {:>6.2}",
-        r.config.mode.as_str(), r.config.concurrency, r.config.requests,
+        "{:<13} {:>6} {:>7} | {:>8.2} {:>8.2} {:>9.0} {:>7.3} {:>7.3} | {:>8.2} {:>8.2} {:>9.0} {:>7.3} {:>7.3} {:>7.1} {:>7} | {:>6.2} {:>6.2} | {:>6.2} {:>6.2}",
+        format!("{}{}", r.config.mode.as_str(), if r.config.tls { "+tls" } else { "" }),
+        r.config.concurrency, r.config.requests,
         f.cpu_ms_per_1k_active, f.cpu_ms_per_1k_whole, f.tokens_per_s, f.lag.mean_ms, f.lag.p99_ms,
         l.cpu_ms_per_1k_active, l.cpu_ms_per_1k_whole, l.tokens_per_s, l.lag.mean_ms, l.lag.p99_ms,
         l.rss_per_stream_kib, l.errors,
@@ -109,14 +125,24 @@ fn line(r: &Row) -> String {
 /// Runs the reference reader and prints its report as one JSON line.
 pub async fn reader(a: ReaderArgs) -> anyhow::Result<ExitStatus> {
     llmb_load::limits::ensure_open_files(a.concurrency).map_err(|e| bad(e.to_string()))?;
-    let addr = a
-        .url
-        .trim_end_matches('/')
-        .strip_prefix("http://")
-        .ok_or_else(|| bad(format!("--url `{}` must start with http://", a.url)))?
-        .to_owned();
+    let url = a.url.trim_end_matches('/');
+    let (addr, tls) = if let Some(addr) = url.strip_prefix("http://") {
+        (addr.to_owned(), None)
+    } else if let Some(addr) = url.strip_prefix("https://") {
+        let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+        let name = llmb_tls::server_name(host).map_err(|e| bad(e.to_string()))?;
+        let config =
+            llmb_tls::client_config(llmb_tls::Verify::Roots).map_err(|e| bad(e.to_string()))?;
+        (addr.to_owned(), Some((name, config)))
+    } else {
+        return Err(bad(format!(
+            "--url `{}` must start with http:// or https://",
+            a.url
+        )));
+    };
     let cfg = ReaderConfig {
         addr,
+        tls,
         concurrency: a.concurrency as usize,
         requests: a.requests,
         isl: a.isl,

@@ -124,6 +124,12 @@ pub fn sim_config(a: &SimArgs) -> anyhow::Result<SimConfig> {
             seed: a.seed,
         },
         stream_interval: a.stream_interval.max(1),
+        tls: match (&a.tls_cert, &a.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(llmb_tls::server_config(cert, key).map_err(|e| bad(e.to_string()))?)
+            }
+            _ => None,
+        },
         ..SimConfig::default()
     })
 }
@@ -143,6 +149,11 @@ fn announce(what: &str, model: &str, url: &str) -> anyhow::Result<()> {
 }
 
 async fn run_frontend(a: SimArgs) -> anyhow::Result<ExitStatus> {
+    if a.tls_cert.is_some() {
+        return Err(bad(
+            "--tls-cert serves https from an engine (aggregated, prefill or decode); the frontend serves plain http: drop --tls-cert/--tls-key here",
+        ));
+    }
     let cfg = frontend_config(&a)?;
     // Two sockets per client stream (client side and decode side).
     llmb_load::limits::raise_to_hard();

@@ -15,3 +15,5 @@ mod signals;
 mod slurm;
 mod submit;
 mod support;
+mod tls;
+mod vllm;

@@ -50,7 +50,7 @@ impl Sim {
             .unwrap();
         let url = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .expect("address line")
             .to_owned();
         Sim { child, url }

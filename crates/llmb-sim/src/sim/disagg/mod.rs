@@ -153,7 +153,7 @@ pub fn spawn_frontend(cfg: FrontendConfig, addr: SocketAddr) -> Result<SimHandle
     let listen = |source| FrontendError::Listen { addr, source };
     let listener = super::listen(addr).map_err(listen)?;
     let fe = Arc::new(frontend::Frontend::new(cfg));
-    super::serve(listener, move |req| frontend::handle(fe.clone(), req)).map_err(listen)
+    super::serve(listener, None, move |req| frontend::handle(fe.clone(), req)).map_err(listen)
 }
 
 #[cfg(test)]
