@@ -213,13 +213,19 @@ mod tests {
         };
         let m = VllmMetrics::compute(&[a, b, c], None);
         assert_eq!((m.completed, m.failed), (2, 1));
+        let same = |d: &Distribution, want: &[f64]| {
+            assert_eq!(d.len(), want.len(), "{:?}", d.values());
+            for (x, w) in d.values().iter().zip(want) {
+                assert!((x - w).abs() < 1e-9, "{:?} vs {want:?}", d.values());
+            }
+        };
         // TTFT 100 and 80 ms; latency to the last chunk 250 and 180 ms (not 300/210).
-        assert_eq!(m.ttft_ms.values(), &[80.0, 100.0]);
-        assert_eq!(m.e2el_ms.values(), &[180.0, 250.0]);
+        same(&m.ttft_ms, &[80.0, 100.0]);
+        same(&m.e2el_ms, &[180.0, 250.0]);
         // TPOT (250-100)/2 = 75 and (180-80)/1 = 100.
-        assert_eq!(m.tpot_ms.values(), &[75.0, 100.0]);
+        same(&m.tpot_ms, &[75.0, 100.0]);
         // Gaps 50, 100 and 100.
-        assert_eq!(m.itl_ms.values(), &[50.0, 100.0, 100.0]);
+        same(&m.itl_ms, &[50.0, 100.0, 100.0]);
         // All five chunks fall in the first second; both were in flight at 100 ms.
         assert_eq!(m.max_output_tokens_per_s, 5.0);
         assert_eq!(m.max_concurrent_requests, 2);

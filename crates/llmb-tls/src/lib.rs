@@ -15,9 +15,12 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 
 pub use rustls;
 pub use rustls_pki_types::ServerName;
+#[cfg(feature = "tokio")]
 pub use stream::Stream;
+#[cfg(feature = "tokio")]
 pub use tokio_rustls;
 
+#[cfg(feature = "tokio")]
 mod stream;
 
 /// Why TLS could not be set up.
@@ -43,6 +46,7 @@ pub enum TlsError {
     #[error("TLS setup failed: {0}")]
     Rustls(#[from] rustls::Error),
     /// Certificate generation failed.
+    #[cfg(feature = "pki")]
     #[error("cannot make a test certificate: {0}")]
     Generate(#[from] rcgen::Error),
     /// The host is not a DNS name or IP address.
@@ -204,6 +208,7 @@ pub fn server_config(cert_pem: &Path, key_pem: &Path) -> Result<Arc<ServerConfig
 }
 
 /// A certificate authority and a server certificate it signed, as PEM text.
+#[cfg(feature = "pki")]
 #[derive(Debug, Clone)]
 pub struct TestPki {
     /// The authority's certificate: what a client trusts (`SSL_CERT_FILE`).
@@ -214,6 +219,7 @@ pub struct TestPki {
     pub key_pem: String,
 }
 
+#[cfg(feature = "pki")]
 impl TestPki {
     /// A fresh authority and a server certificate for `names` (DNS names or IP addresses).
     ///
@@ -318,6 +324,7 @@ mod tests {
         assert!(server_name("bad host!").is_err());
     }
 
+    #[cfg(feature = "pki")]
     #[test]
     fn made_certificates_load_as_a_server_config() {
         let pki = TestPki::new(&["localhost", "127.0.0.1"]).unwrap();

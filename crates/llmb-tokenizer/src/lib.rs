@@ -2,6 +2,7 @@
 //! `tiktoken-rs` crate, so nothing is downloaded) or any Hugging Face `tokenizer.json`.
 #![warn(missing_docs)]
 
+pub mod hub;
 mod prompts;
 
 use std::path::{Path, PathBuf};
@@ -12,11 +13,14 @@ pub use prompts::{LengthSpec, PromptSet, PromptText, SyntheticPrompts};
 /// Why a tokenizer could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
-    /// Nothing at the given path.
-    #[error(
-        "tokenizer not found at {0}: pass a tokenizer.json file or a model folder holding one"
-    )]
-    NotFound(PathBuf),
+    /// Nothing at the given path, nor in the Hugging Face cache for a model id.
+    #[error("tokenizer `{}` not found; looked in {}: pass a tokenizer.json file or a model folder holding one, or fetch it into the cache (huggingface-cli download MODEL tokenizer.json)", .name.display(), .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotFound {
+        /// As given.
+        name: PathBuf,
+        /// Every place looked in.
+        looked: Vec<PathBuf>,
+    },
     /// The file exists but is not a tokenizer.
     #[error("failed to load tokenizer {path}: {message}")]
     Load {
@@ -72,16 +76,14 @@ impl Tokenizer {
         Ok(BUILTIN.get_or_init(|| t).clone())
     }
 
-    /// A Hugging Face `tokenizer.json`, or a folder holding one.
+    /// A Hugging Face `tokenizer.json`, a folder holding one, or a model id found in the
+    /// local Hugging Face cache ([`hub`]).
     pub fn from_path(path: &Path) -> Result<Tokenizer, TokenizerError> {
-        let file = if path.is_dir() {
-            path.join("tokenizer.json")
-        } else {
-            path.to_path_buf()
-        };
-        if !file.is_file() {
-            return Err(TokenizerError::NotFound(file));
-        }
+        let file =
+            hub::resolve(path, &hub::cache_dirs()).map_err(|looked| TokenizerError::NotFound {
+                name: path.to_path_buf(),
+                looked,
+            })?;
         let tok = tokenizers::Tokenizer::from_file(&file).map_err(|e| TokenizerError::Load {
             path: file.clone(),
             message: e.to_string(),

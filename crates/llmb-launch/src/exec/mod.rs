@@ -297,6 +297,14 @@ fn execute(
                         say(&format!("run-plan: warning: {w}"));
                         status.warnings.push(w);
                     }
+                    Some(code) if code == i32::from(llmb_settings::exit::THRESHOLD) => {
+                        all_ok = false;
+                        say(&format!(
+                            "run-plan: step {} failed its thresholds: a --fail-if held, or more than half the requests failed (bench exit 3); see {}",
+                            step.name,
+                            log_path.display()
+                        ));
+                    }
                     _ => {
                         all_ok = false;
                         say(&format!(

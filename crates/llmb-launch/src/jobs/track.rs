@@ -121,6 +121,45 @@ pub fn cancel(store: &JobStore, id: &str) -> anyhow::Result<JobState> {
     Ok(state)
 }
 
+/// What a run's benchmarks said of themselves, from the step exit codes in
+/// `run_status.json`: `client-bound` (a step's client could not keep up: results flagged
+/// invalid), `thresholds failed` (a step failed its `--fail-if` or lost more than half its
+/// requests), or both; `None` when every step was clean or the file is missing.
+pub fn bench_verdict(run_dir: &Path) -> Option<String> {
+    let status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(status_path(run_dir)).ok()?).ok()?;
+    let codes: Vec<i64> = status["steps"]
+        .as_array()?
+        .iter()
+        .filter_map(|s| s["exit_code"].as_i64())
+        .collect();
+    let count = |code: u8| codes.iter().filter(|c| **c == i64::from(code)).count();
+    let mut said = Vec::new();
+    let thresholds = count(llmb_settings::exit::THRESHOLD);
+    if thresholds > 0 {
+        said.push(format!("thresholds failed in {thresholds} step(s)"));
+    }
+    let bound = count(llmb_settings::exit::CLIENT_BOUND);
+    if bound > 0 {
+        said.push(format!("client-bound in {bound} step(s)"));
+    }
+    (!said.is_empty()).then(|| said.join(", "))
+}
+
+/// The state as `jobs list`, `jobs show` and `submit` print it: the scheduler's state,
+/// then what the benchmarks said of themselves (`COMPLETED (client-bound in 1 step(s))`).
+pub fn state_label(j: &JobRecord) -> String {
+    match j
+        .state
+        .is_terminal()
+        .then(|| bench_verdict(&j.experiment_dir))
+        .flatten()
+    {
+        Some(v) => format!("{} ({v})", j.state.name()),
+        None => j.state.name().to_owned(),
+    }
+}
+
 /// Why a run failed: the error recorded in `run_status.json` (it holds the engine's log
 /// tail), else the tail of the job log.
 pub fn failure_note(run_dir: &Path, log: &Path) -> Option<String> {
@@ -140,6 +179,40 @@ pub fn failure_note(run_dir: &Path, log: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_benchmarks_verdict_comes_from_the_step_exit_codes() {
+        let dir = std::env::temp_dir().join(format!("llmb-verdict-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |codes: &str| {
+            let steps: Vec<String> = codes
+                .split(',')
+                .map(|c| format!("{{\"name\":\"s\",\"experiment_dir\":\"x\",\"exit_code\":{c}}}"))
+                .collect();
+            std::fs::write(
+                status_path(&dir),
+                format!(
+                    "{{\"state\":\"completed\",\"steps\":[{}]}}",
+                    steps.join(",")
+                ),
+            )
+            .unwrap();
+        };
+        write("0,0");
+        assert_eq!(bench_verdict(&dir), None);
+        write("0,4,4");
+        assert_eq!(
+            bench_verdict(&dir).as_deref(),
+            Some("client-bound in 2 step(s)")
+        );
+        write("3,4,null");
+        assert_eq!(
+            bench_verdict(&dir).as_deref(),
+            Some("thresholds failed in 1 step(s), client-bound in 1 step(s)")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(bench_verdict(&dir), None);
+    }
 
     #[test]
     fn a_local_job_names_its_submit_process() {

@@ -104,7 +104,9 @@ pub struct BenchArgs {
     /// Server family, for which output-length fields to send.
     #[arg(long, value_enum, default_value_t = ServerArg::Generic)]
     pub server: ServerArg,
-    /// Tokenizer: a tokenizer.json or a model folder holding one (default: built-in cl100k_base).
+    /// Tokenizer: a tokenizer.json, a model folder holding one, or a model id in the local
+    /// Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub); default:
+    /// the built-in cl100k_base.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
     /// Input length in tokens.

@@ -68,7 +68,8 @@ pub struct VllmServeArgs {
     /// Overrides --random-output-len.
     #[arg(long)]
     pub output_len: Option<i64>,
-    /// Tokenizer file or folder (tokenizer.json); default: llmb's built-in one.
+    /// Tokenizer: tokenizer.json, a model folder, or a model id in the local Hugging Face
+    /// cache (default: --model when cached there, else llmb's built-in one).
     #[arg(long)]
     pub tokenizer: Option<String>,
     /// Only `auto`.
@@ -452,6 +453,14 @@ impl VllmServeArgs {
             .into_iter()
             .map(|(k, v)| format!("{k}:{v}"))
             .collect();
+        // vLLM's tokenizer defaults to the model id: use it when the local Hugging Face
+        // cache holds it (else the built-in one, as for any llmb run).
+        let tokenizer = self.tokenizer.clone().map(PathBuf::from).or_else(|| {
+            let id = PathBuf::from(self.model.as_deref()?);
+            llmb_tokenizer::hub::resolve(&id, &llmb_tokenizer::hub::cache_dirs())
+                .is_ok()
+                .then_some(id)
+        });
         let isl = self.input_len.unwrap_or(self.random_input_len);
         let osl = self.output_len.unwrap_or(self.random_output_len);
         let vllm = VllmOutput {
@@ -480,7 +489,7 @@ impl VllmServeArgs {
             // vLLM's client gives a request six hours.
             timeout: std::time::Duration::from_secs(6 * 3600),
             insecure: self.insecure,
-            tokenizer: self.tokenizer.map(PathBuf::from),
+            tokenizer,
             isl,
             osl,
             seed: self.seed,

@@ -38,7 +38,7 @@ pub async fn run(a: JobsArgs) -> anyhow::Result<ExitStatus> {
                     out,
                     "{:<28} {:<10} {:<30} {:<6} {:<6} {:>5}  {:<20}  {}",
                     j.id,
-                    j.state.name(),
+                    track::state_label(&j),
                     j.workload,
                     j.model_size,
                     j.dtype,
@@ -75,7 +75,7 @@ pub async fn run(a: JobsArgs) -> anyhow::Result<ExitStatus> {
 
 fn show(out: &mut impl Write, j: &JobRecord) -> anyhow::Result<()> {
     writeln!(out, "job:        {} ({})", j.id, j.launcher.as_str())?;
-    writeln!(out, "state:      {}", j.state)?;
+    writeln!(out, "state:      {}", track::state_label(j))?;
     if let Some(c) = j.exit_code {
         writeln!(out, "exit code:  {c}")?;
     }

@@ -206,6 +206,7 @@ async fn run_local(
         writeln!(out, "# dry run: nothing started")?;
         return Ok(JobState::Completed);
     }
+    let run_dir = plan.run_dir.clone();
     let (install, spec, plan) = (install.clone(), spec.clone(), plan.clone());
     let end = tokio::task::spawn_blocking(move || {
         launch::run_local(&install, &spec, &plan, |id| {
@@ -216,7 +217,10 @@ async fn run_local(
     })
     .await??;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Job {} {}", end.id, end.state)?;
+    match llmb_launch::jobs::track::bench_verdict(&run_dir) {
+        Some(v) => writeln!(out, "Job {} {} ({v})", end.id, end.state)?,
+        None => writeln!(out, "Job {} {}", end.id, end.state)?,
+    }
     if let Some(n) = &end.note {
         writeln!(out, "{n}")?;
     }

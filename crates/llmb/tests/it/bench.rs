@@ -333,7 +333,7 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["bench", "--use-case", "chat:128"], "NAME:ISL/OSL"),
         (
             &["bench", "--tokenizer", "/nonexistent/tok.json"],
-            "tokenizer not found",
+            "tokenizer `/nonexistent/tok.json` not found; looked in /nonexistent/tok.json",
         ),
         (
             &[

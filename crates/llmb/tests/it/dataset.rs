@@ -132,7 +132,7 @@ fn bad_flags_name_the_flag() {
         ),
         (
             &["dataset", "--tokenizer", "/nonexistent/tok", "-o", "-"],
-            "--tokenizer: tokenizer not found",
+            "--tokenizer: tokenizer `/nonexistent/tok` not found; looked in /nonexistent/tok",
         ),
         (
             &["dataset", "-o", "/nonexistent/dir/ds.jsonl"],

@@ -340,6 +340,54 @@ fn defaults_underscores_and_append_follow_vllm() {
 }
 
 #[test]
+fn a_tokenizer_named_by_model_id_comes_from_the_hub_cache_or_says_where_it_looked() {
+    let dir = tempdir("vllm-hub");
+    let cache = dir.join("hub");
+    // (A cached model id that resolves is tested in llmb-tokenizer's hub module.)
+    let o = serve(
+        &dir,
+        &[
+            "--model",
+            "org/Missing-1B",
+            "--tokenizer",
+            "org/Missing-1B",
+            "--num-prompts",
+            "1",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("org/Missing-1B") && err.contains("looked in"),
+        "{err}"
+    );
+    let o = llmb()
+        .args([
+            "bench",
+            "--tokenizer",
+            "org/Missing-1B",
+            "--num-requests",
+            "1",
+        ])
+        .env("HF_HUB_CACHE", &cache)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            &cache
+                .join("models--org--Missing-1B")
+                .join("snapshots")
+                .display()
+                .to_string()
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn options_llmb_cannot_honour_are_refused_in_one_line() {
     let dir = tempdir("vllm-refused");
     for (args, needle) in [
