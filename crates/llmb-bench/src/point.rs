@@ -64,6 +64,8 @@ pub struct PointRun {
     pub server: Option<ServerView>,
     /// The outputs a `vllm bench serve` command line asked for.
     pub vllm: Option<llmb_settings::vllm::VllmOutput>,
+    /// The outputs an `aiperf profile` command line asked for.
+    pub aiperf: Option<llmb_settings::aiperf::AiperfOutput>,
 }
 
 impl PointRun {
@@ -113,6 +115,7 @@ impl PointRun {
             scrapes,
             server,
             vllm: None,
+            aiperf: None,
         }
     }
 
@@ -132,6 +135,7 @@ impl PointRun {
             isl: self.point.isl,
             osl: self.point.osl,
             vllm: self.vllm.as_ref(),
+            aiperf: self.aiperf.as_ref(),
         }
     }
 
@@ -145,6 +149,22 @@ impl PointRun {
         if let Some(o) = self.vllm.as_ref().filter(|o| o.writes_file()) {
             let text = std::fs::read(self.point.dir.vllm_json())?;
             llmb_report::vllm::write_result_file(o, &self.info, &text)?;
+        }
+        if let Some(o) = &self.aiperf {
+            let dir = &self.point.dir;
+            let mut files = vec![
+                (dir.aiperf_json(), "profile_export_aiperf.json"),
+                (dir.aiperf_csv(), "profile_export_aiperf.csv"),
+            ];
+            if o.records {
+                files.push((dir.aiperf_jsonl(), "profile_export.jsonl"));
+            }
+            for (from, name) in files {
+                let to = o.artifact_dir.join(name);
+                std::fs::copy(&from, &to).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("cannot write {}: {e}", to.display()))
+                })?;
+            }
         }
         Ok(())
     }

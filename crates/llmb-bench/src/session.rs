@@ -204,7 +204,15 @@ impl Session {
             ),
             None => None,
         };
+        if let Some(o) = &a.aiperf {
+            write_inputs_json(&o.artifact_dir, &plan)?;
+        }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // The records count from the load's origin, taken as it starts: this wall-clock
+        // reading anchors them for formats that write absolute times (AIPerf's).
+        let origin_unix_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         let result = if a.workers > 1 {
             let shared = team::Shared {
                 exe: &self.exe,
@@ -258,6 +266,7 @@ impl Session {
                 .map(|s| s.good_requests(&result.records)),
             backend: format!("{:?}", a.server).to_lowercase(),
             date: self.stamp.clone(),
+            origin_unix_ns,
         };
         let server = scrapes.as_deref().map(ServerView::from_scrapes);
         let mut done = PointRun::new(
@@ -270,6 +279,7 @@ impl Session {
             server,
         );
         done.vllm = self.run.settings.vllm.clone();
+        done.aiperf = self.run.settings.aiperf.clone();
         Ok(done)
     }
 
@@ -389,6 +399,26 @@ impl Session {
             Duration::from_secs(1),
         )
     }
+}
+
+/// AIPerf's `inputs.json` in `dir`: one session per measured request, its body as sent.
+fn write_inputs_json(dir: &Path, plan: &LoadPlan) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        invalid(format!(
+            "cannot create the artifact folder {}: {e}; pass an --artifact-dir you can write",
+            dir.display()
+        ))
+    })?;
+    let count = plan.count.map_or(plan.requests.len(), |c| c as usize);
+    let bodies = (0..count).filter_map(|i| {
+        let r = plan
+            .requests
+            .get((plan.warmup as usize + i) % plan.requests.len().max(1))?;
+        serde_json::from_slice::<Value>(&r.body).ok()
+    });
+    let path = dir.join("inputs.json");
+    std::fs::write(&path, llmb_report::aiperf::inputs_json(bodies))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The model: `--model`, else the first of GET /v1/models.

@@ -3,6 +3,7 @@
 //! Pure functions only: no clock, no I/O, no async runtime.
 #![warn(missing_docs)]
 
+pub mod aiperf;
 pub mod client;
 pub mod definitions;
 pub mod percentile;

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 
 use llmb_engines::telemetry::{Scrape, ServerView};
 use llmb_metrics::{RequestRecord, Summary, Warning};
+use llmb_settings::aiperf::AiperfOutput;
 use llmb_settings::vllm::VllmOutput;
 use llmb_settings::ReportFormat;
 use serde_json::Value;
 
 use crate::run_dir::PointDir;
 use crate::run_summary::{ClientSummary, OnlineExtras, RunSummary};
-use crate::{genai_perf, perf_summary, serving, trtllm, vllm, RunInfo};
+use crate::{aiperf, genai_perf, perf_summary, serving, trtllm, vllm, RunInfo};
 
 /// Everything known about one finished load point, borrowed for the exporters.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +44,8 @@ pub struct PointReport<'a> {
     pub osl: u64,
     /// A `vllm bench serve` command line's outputs, when it was one.
     pub vllm: Option<&'a VllmOutput>,
+    /// An `aiperf profile` command line's outputs, when it was one.
+    pub aiperf: Option<&'a AiperfOutput>,
 }
 
 impl PointReport<'_> {
@@ -52,6 +55,19 @@ impl PointReport<'_> {
         Some((
             o,
             llmb_metrics::vllm::VllmMetrics::compute(self.records, vllm::slos(o)),
+        ))
+    }
+
+    /// AIPerf's figures and options, for an `aiperf profile` command line.
+    fn aiperf(&self) -> Option<(&AiperfOutput, llmb_metrics::aiperf::AiperfMetrics)> {
+        let o = self.aiperf?;
+        Some((
+            o,
+            llmb_metrics::aiperf::AiperfMetrics::compute(
+                self.records,
+                self.info.streaming,
+                &o.goodput,
+            ),
         ))
     }
 
@@ -105,6 +121,54 @@ pub struct ServerMetrics;
 pub struct VllmJson;
 /// `vllm bench serve`'s printed block.
 pub struct VllmText;
+/// AIPerf's `profile_export_aiperf.json`.
+pub struct AiperfJson;
+/// AIPerf's `profile_export_aiperf.csv`.
+pub struct AiperfCsv;
+/// AIPerf's per-request `profile_export.jsonl`.
+pub struct AiperfJsonl;
+
+impl Exporter for AiperfJson {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.aiperf_json()
+    }
+    fn wanted(&self, r: &PointReport<'_>) -> bool {
+        r.aiperf.is_some()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        r.aiperf()
+            .map(|(o, m)| aiperf::json(&m, o, r.info, r.interrupted).into_bytes())
+            .unwrap_or_default()
+    }
+}
+
+impl Exporter for AiperfCsv {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.aiperf_csv()
+    }
+    fn wanted(&self, r: &PointReport<'_>) -> bool {
+        r.aiperf.is_some()
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        r.aiperf()
+            .map(|(_, m)| aiperf::csv(&m).into_bytes())
+            .unwrap_or_default()
+    }
+}
+
+impl Exporter for AiperfJsonl {
+    fn path(&self, dir: &PointDir) -> PathBuf {
+        dir.aiperf_jsonl()
+    }
+    fn wanted(&self, r: &PointReport<'_>) -> bool {
+        r.aiperf.is_some_and(|o| o.records)
+    }
+    fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
+        r.aiperf()
+            .map(|(_, m)| aiperf::jsonl(&m, r.info).into_bytes())
+            .unwrap_or_default()
+    }
+}
 
 impl Exporter for VllmJson {
     fn path(&self, dir: &PointDir) -> PathBuf {
@@ -230,6 +294,9 @@ pub const EXPORTERS: &[&dyn Exporter] = &[
     &ServerMetrics,
     &VllmJson,
     &VllmText,
+    &AiperfJson,
+    &AiperfCsv,
+    &AiperfJsonl,
     &SummaryJson,
 ];
 

@@ -6,6 +6,7 @@
 //! `trtllm_bench_log` reads trtllm-bench's own report back for offline runs.
 #![warn(missing_docs)]
 
+pub mod aiperf;
 pub mod export;
 pub mod genai_perf;
 pub mod import;
@@ -46,4 +47,7 @@ pub struct RunInfo {
     pub backend: String,
     /// Run timestamp `YYYYmmdd-HHMMSS`.
     pub date: String,
+    /// Wall-clock time of the records' origin (their `*_ns` count from it), ns since the
+    /// Unix epoch; 0 when unknown.
+    pub origin_unix_ns: u64,
 }

@@ -42,6 +42,18 @@ impl PointDir {
     pub fn serving_json(&self) -> PathBuf {
         self.dir.join("serving_result.json")
     }
+    /// AIPerf's `profile_export_aiperf.json` (a `llmb profile` run).
+    pub fn aiperf_json(&self) -> PathBuf {
+        self.dir.join("profile_export_aiperf.json")
+    }
+    /// AIPerf's `profile_export_aiperf.csv`.
+    pub fn aiperf_csv(&self) -> PathBuf {
+        self.dir.join("profile_export_aiperf.csv")
+    }
+    /// AIPerf's per-request `profile_export.jsonl`.
+    pub fn aiperf_jsonl(&self) -> PathBuf {
+        self.dir.join("profile_export.jsonl")
+    }
     /// `vllm bench serve`'s result JSON (a `llmb bench serve` run).
     pub fn vllm_json(&self) -> PathBuf {
         self.dir.join("vllm_result.json")

@@ -321,6 +321,7 @@ mod tests {
             good_requests: None,
             backend: "openai".into(),
             date: "20261207-120000".into(),
+            origin_unix_ns: 0,
         }
     }
 

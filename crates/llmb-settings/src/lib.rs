@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use llmb_protocol::{Endpoint, ServerKind};
 
+pub mod aiperf;
 pub mod vllm;
 
 /// The exit codes of `llmb` commands: a contract between processes (`llmb run-plan` reads
@@ -178,6 +179,9 @@ pub struct BenchSettings {
     /// A `vllm bench serve` command line's outputs (`llmb bench serve`).
     #[serde(default)]
     pub vllm: Option<vllm::VllmOutput>,
+    /// An `aiperf profile` command line's outputs (`llmb profile`).
+    #[serde(default)]
+    pub aiperf: Option<aiperf::AiperfOutput>,
 }
 
 impl Default for BenchSettings {
@@ -225,6 +229,7 @@ impl Default for BenchSettings {
             format: ReportFormat::Trtllm,
             quiet: false,
             vllm: None,
+            aiperf: None,
         }
     }
 }

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     if argv.first().is_some_and(cli::llmb_run::invoked_as_llmb_run) {
         argv = cli::llmb_run::rewrite(argv);
     }
-    let argv = match cli::vllm::normalize(argv) {
+    let argv = match cli::aiperf::check(&argv).and_then(|()| cli::vllm::normalize(argv)) {
         Ok(a) => a,
         Err(message) => {
             #[allow(clippy::print_stderr)]

@@ -282,6 +282,7 @@ impl BenchArgs {
             },
             quiet: self.quiet,
             vllm: None,
+            aiperf: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Command-line types (clap derive only): what the user may type, documented on the fields.
 
+pub mod aiperf;
 pub mod bench;
 pub mod dataset;
 pub mod import;
@@ -25,6 +26,8 @@ const EXAMPLES: &str = "Examples:
   llmb serve sim --port 8000 --ttft-ms 50 --itl-ms 10
   llmb bench --url http://127.0.0.1:8000 --isl 128 --osl 64 --concurrency 16 --num-requests 200
   llmb bench --url http://host:8000 --concurrency 512 --workers 4   one schedule, 4 client processes
+  llmb bench serve --model m --num-prompts 100 --save-result      a `vllm bench serve` command line
+  llmb profile -m m --streaming --concurrency 4 --output-tokens-mean 128   an `aiperf profile` line
   llmb dataset --isl 8000 --osl 512 --num-requests 50000 -o ds.txt   a trtllm-bench dataset
   llmb import trtllm-bench run_1234.out        trtllm-bench's report as llmb result files
   llmb selfbench --quick                       llmb's client against a minimal reference reader
@@ -37,6 +40,9 @@ const EXAMPLES: &str = "Examples:
 pub enum Command {
     /// Generate load against an OpenAI-compatible server and report every tool's metrics.
     Bench(Box<bench::BenchArgs>),
+    /// Run an `aiperf profile` command line (change `aiperf` to `llmb`): AIPerf's options,
+    /// defaults and export files.
+    Profile(Box<aiperf::AiperfProfileArgs>),
     /// Write a trtllm-bench dataset file: random token ids (or exact-length prompts) of drawn lengths.
     Dataset(dataset::DatasetArgs),
     /// Read another tool's report into llmb result files (`llmb import trtllm-bench LOG`).

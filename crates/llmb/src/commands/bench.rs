@@ -33,7 +33,12 @@ fn settings(mut args: BenchArgs) -> anyhow::Result<BenchSettings> {
 
 /// Runs `llmb bench`.
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitStatus> {
-    let run = Resolved::new(settings(args)?)?;
+    run_settings(settings(args)?).await
+}
+
+/// Runs one benchmark from its settings (`llmb bench`, `llmb bench serve`, `llmb profile`).
+pub async fn run_settings(settings: BenchSettings) -> anyhow::Result<ExitStatus> {
+    let run = Resolved::new(settings)?;
     let exe = std::env::current_exe()?;
     let session = Session::open(run, &exe).await?;
     let a = &session.run.settings;

@@ -38,6 +38,10 @@ pub use llmb_settings::invalid as bad;
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Bench(args) => bench::run(*args).await,
+        Command::Profile(args) => {
+            let argv: Vec<String> = std::env::args().collect();
+            bench::run_settings(args.into_settings(&argv)?).await
+        }
         Command::Dataset(args) => dataset::run(args).await,
         Command::Import(args) => import::run(args).await,
         Command::Serve(args) => serve::run(args).await,

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `llmb` binary: a real simulated engine on a free port, real
 //! HTTP/SSE, real result files.
 
+mod aiperf;
 mod bench;
 mod dataset;
 mod disagg;
