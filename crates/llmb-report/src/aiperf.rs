@@ -190,8 +190,15 @@ const DECLARED: [&str; 17] = [
     "total_isl",
 ];
 
-/// `profile_export_aiperf.json`.
-pub fn json(m: &AiperfMetrics, o: &AiperfOutput, info: &RunInfo, interrupted: bool) -> String {
+/// `profile_export_aiperf.json`; `base_url` is the server's (the embedded engine's, when
+/// the command line named none).
+pub fn json(
+    m: &AiperfMetrics,
+    o: &AiperfOutput,
+    info: &RunInfo,
+    base_url: &str,
+    interrupted: bool,
+) -> String {
     let mut metrics: Vec<(&'static str, Value)> = Vec::new();
     for (i, t) in RECORD_TAGS.iter().enumerate() {
         if let Some(s) = &m.stats[i] {
@@ -217,7 +224,9 @@ pub fn json(m: &AiperfMetrics, o: &AiperfOutput, info: &RunInfo, interrupted: bo
             doc.insert(t.into(), v);
         }
     }
-    doc.insert("input_config".into(), o.input_config.clone());
+    let mut input_config = o.input_config.clone();
+    input_config["endpoint"]["urls"] = json!([base_url]);
+    doc.insert("input_config".into(), input_config);
     let mut run_info = Map::new();
     run_info.insert("benchmark_id".into(), json!(benchmark_id(info)));
     if let Some(seed) = o.random_seed {

@@ -137,7 +137,10 @@ impl Exporter for AiperfJson {
     }
     fn render(&self, r: &PointReport<'_>) -> Vec<u8> {
         r.aiperf()
-            .map(|(o, m)| aiperf::json(&m, o, r.info, r.interrupted).into_bytes())
+            .map(|(o, m)| {
+                let url = r.config["url"].as_str().unwrap_or_default();
+                aiperf::json(&m, o, r.info, url, r.interrupted).into_bytes()
+            })
             .unwrap_or_default()
     }
 }

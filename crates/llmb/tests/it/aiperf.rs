@@ -203,6 +203,49 @@ fn aiperf_doc_command_lines_write_aiperfs_files() {
     }
 }
 
+/// AIPerf's own pydantic models (aiperf 0.13.0 from PyPI) load every file llmb wrote.
+#[cfg_attr(
+    not(llmb_aiperf),
+    ignore = "needs aiperf's models: run scripts/test.sh (LLMB_TEST_AIPERF=1)"
+)]
+#[test]
+fn aiperfs_own_models_load_llmbs_files() {
+    let python = std::env::var("LLMB_AIPERF_PYTHON")
+        .expect("LLMB_AIPERF_PYTHON (scripts/aiperf-models.sh test-env)");
+    let dir = tempdir("aiperf-models");
+    // The embedded engine (no --url), a failed request among them, and the summary level.
+    let sim = Sim::start(&[
+        "--model",
+        "m",
+        "--fault-rate",
+        "0.3",
+        "--fault-kinds",
+        "http500",
+    ]);
+    for (line, folder) in [
+        ("aiperf profile -m m --streaming --concurrency 2 --request-count 12 --output-tokens-mean 8 --goodput time_to_first_token:5000", "artifacts/m-openai-chat-concurrency2"),
+        ("aiperf profile -m m --url localhost:8000 --endpoint-type completions --request-count 12 --output-tokens-mean 8 --extra-inputs temperature:0.5 --api-key secret-key", "artifacts/m-openai-completions-concurrency1"),
+    ] {
+        let o = profile(&dir, line, &sim.url);
+        assert!(o.status.code().is_some_and(|c| c <= 4), "{}", String::from_utf8_lossy(&o.stderr));
+        let art = dir.join(folder);
+        let script = r#"
+import sys
+from aiperf.common.models.export_models import JsonExportData
+from aiperf.common.models import MetricRecordInfo, InputsFile
+d = sys.argv[1]
+j = JsonExportData.model_validate_json(open(d + "/profile_export_aiperf.json").read())
+n = sum(1 for line in open(d + "/profile_export.jsonl") if MetricRecordInfo.model_validate_json(line))
+i = InputsFile.model_validate_json(open(d + "/inputs.json").read())
+print(j.schema_version, n, len(i.data), "secret-key" in open(d + "/profile_export_aiperf.json").read())
+"#;
+        let py = std::process::Command::new(&python).args(["-c", script]).arg(&art).output().unwrap();
+        assert!(py.status.success(), "{line}
+{}", String::from_utf8_lossy(&py.stderr));
+        assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), "1.4 12 12 False", "{line}");
+    }
+}
+
 #[test]
 fn artifact_dir_goodput_and_refusals() {
     let sim = Sim::start(&["--model", "m", "--ttft-ms", "20", "--itl-ms", "1"]);

@@ -87,11 +87,17 @@ impl Install {
         c.output().unwrap()
     }
 
-    /// The job's state as `llmb jobs show` reports it.
+    /// The job's scheduler state as `llmb jobs show` reports it (without what the
+    /// benchmarks said of themselves, which follows in parentheses: a busy test box may
+    /// make a step client-bound).
     pub fn state(&self, id: &str) -> String {
         let out = self.run(&["jobs", "show", id], &[]);
         assert!(out.status.success(), "{}", text(&out));
-        field(&String::from_utf8_lossy(&out.stdout), "state:")
+        let line = field(&String::from_utf8_lossy(&out.stdout), "state:");
+        line.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Polls `llmb jobs show` in short steps until `done(state)` or the deadline.
