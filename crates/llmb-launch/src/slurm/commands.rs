@@ -295,7 +295,20 @@ impl Slurm {
 }
 
 fn run(program: &'static str, mut cmd: Command, location: String) -> Result<Output, SlurmError> {
-    let out = cmd.output().map_err(|source| match source.kind() {
+    // "Text file busy": a script just written (a site's wrapper, or a test's fake) is
+    // still open for writing in a process another thread forked an instant ago; that fd
+    // closes at its exec. Try again a few times rather than fail the command.
+    let mut busy = 0;
+    let out = loop {
+        match cmd.output() {
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && busy < 20 => {
+                busy += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => break other,
+        }
+    };
+    let out = out.map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => SlurmError::NotFound { program, location },
         _ => SlurmError::Spawn { program, source },
     })?;

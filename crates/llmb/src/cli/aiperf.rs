@@ -346,11 +346,13 @@ impl AiperfProfileArgs {
             endpoint_cfg.insert("api_key".into(), json!("<redacted>"));
         }
         if !self.header.is_empty() {
+            // Header values may be credentials: names only, values redacted as AIPerf
+            // redacts the API key.
             let h: Map<String, Value> = self
                 .header
                 .iter()
                 .filter_map(|h| h.split_once(':'))
-                .map(|(k, v)| (k.trim().to_owned(), json!(v.trim())))
+                .map(|(k, _)| (k.trim().to_owned(), json!("<redacted>")))
                 .collect();
             endpoint_cfg.insert("headers".into(), Value::Object(h));
         }
@@ -464,7 +466,7 @@ impl AiperfProfileArgs {
 }
 
 /// The command line as AIPerf records it (`aiperf profile ...`), the API key and header
-/// values replaced by `<redacted>`.
+/// values (`--api-key K` and `--api-key=K` alike) replaced by `<redacted>`.
 fn redact_command(argv: &[String]) -> String {
     let mut out = vec!["aiperf".to_owned(), "profile".to_owned()];
     let mut hide_next = false;
@@ -474,7 +476,12 @@ fn redact_command(argv: &[String]) -> String {
             hide_next = false;
             continue;
         }
-        if a.starts_with('-') {
+        if let Some((flag, _)) = a
+            .split_once('=')
+            .filter(|(f, _)| matches!(*f, "--api-key" | "-H" | "--header"))
+        {
+            out.push(format!("{flag}='<redacted>'"));
+        } else if a.starts_with('-') {
             hide_next = matches!(a.as_str(), "--api-key" | "-H" | "--header");
             out.push(a.clone());
         } else {
@@ -482,4 +489,33 @@ fn redact_command(argv: &[String]) -> String {
         }
     }
     out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_reach_the_recorded_command() {
+        let argv: Vec<String> = [
+            "llmb",
+            "profile",
+            "-m",
+            "m",
+            "--api-key",
+            "k1",
+            "--api-key=k2",
+            "-H",
+            "X-Auth:k3",
+            "--header=X-Auth:k4",
+            "--streaming",
+        ]
+        .map(String::from)
+        .to_vec();
+        let c = redact_command(&argv);
+        assert_eq!(
+            c,
+            "aiperf profile -m 'm' --api-key '<redacted>' --api-key='<redacted>' -H '<redacted>' --header='<redacted>' --streaming"
+        );
+    }
 }

@@ -224,7 +224,7 @@ fn aiperfs_own_models_load_llmbs_files() {
     ]);
     for (line, folder) in [
         ("aiperf profile -m m --streaming --concurrency 2 --request-count 12 --output-tokens-mean 8 --goodput time_to_first_token:5000", "artifacts/m-openai-chat-concurrency2"),
-        ("aiperf profile -m m --url localhost:8000 --endpoint-type completions --request-count 12 --output-tokens-mean 8 --extra-inputs temperature:0.5 --api-key secret-key", "artifacts/m-openai-completions-concurrency1"),
+        ("aiperf profile -m m --url localhost:8000 --endpoint-type completions --request-count 12 --output-tokens-mean 8 --extra-inputs temperature:0.5 --api-key secret-key -H X-Token:hdr-secret", "artifacts/m-openai-completions-concurrency1"),
     ] {
         let o = profile(&dir, line, &sim.url);
         assert!(o.status.code().is_some_and(|c| c <= 4), "{}", String::from_utf8_lossy(&o.stderr));
@@ -237,7 +237,8 @@ d = sys.argv[1]
 j = JsonExportData.model_validate_json(open(d + "/profile_export_aiperf.json").read())
 n = sum(1 for line in open(d + "/profile_export.jsonl") if MetricRecordInfo.model_validate_json(line))
 i = InputsFile.model_validate_json(open(d + "/inputs.json").read())
-print(j.schema_version, n, len(i.data), "secret-key" in open(d + "/profile_export_aiperf.json").read())
+text = "".join(open(d + f).read() for f in ["/profile_export_aiperf.json", "/profile_export.jsonl", "/inputs.json"])
+print(j.schema_version, n, len(i.data), "secret-key" in text or "hdr-secret" in text)
 "#;
         let py = std::process::Command::new(&python).args(["-c", script]).arg(&art).output().unwrap();
         assert!(py.status.success(), "{line}
