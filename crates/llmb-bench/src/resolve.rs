@@ -126,8 +126,10 @@ impl Resolved {
                 )));
             }
         }
-        if !(a.burstiness > 0.0 && a.burstiness.is_finite()) {
-            return Err(invalid("--burstiness must be positive (1 = Poisson)"));
+        if a.burstiness.is_nan() || a.burstiness <= 0.0 {
+            return Err(invalid(
+                "--burstiness must be positive (1 = Poisson, inf = constant gaps)",
+            ));
         }
         if a.num_requests == Some(0) || a.multi_round == Some(0) {
             return Err(invalid(

@@ -16,7 +16,9 @@ pub enum Arrival {
     Rate {
         /// Requests per second.
         per_second: f64,
-        /// Gamma shape; 1 is Poisson, lower is burstier, higher is more even.
+        /// Gamma shape; 1 is Poisson, lower is burstier, higher is more even, infinite is
+        /// constant gaps.
+        #[serde(with = "llmb_settings::shape")]
         burstiness: f64,
     },
 }
@@ -49,8 +51,14 @@ impl Schedule {
                 burstiness,
             } => {
                 let due = self.at;
-                let theta = 1.0 / (per_second * burstiness);
-                self.at += self.rng.gamma(burstiness) * theta;
+                if burstiness.is_infinite() {
+                    // The limit of the gamma as its shape grows: constant gaps (vLLM's
+                    // `--burstiness inf`, AIPerf's `--request-rate-mode constant`).
+                    self.at += 1.0 / per_second;
+                } else {
+                    let theta = 1.0 / (per_second * burstiness);
+                    self.at += self.rng.gamma(burstiness) * theta;
+                }
                 Some(Duration::from_secs_f64(due))
             }
         }
@@ -86,6 +94,32 @@ mod tests {
         assert!((mean - 0.01).abs() < 0.0005, "{mean}");
         // exponential: coefficient of variation 1
         assert!((var.sqrt() / mean - 1.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn infinite_burstiness_reads_back() {
+        let a = Arrival::Rate {
+            per_second: 2.0,
+            burstiness: f64::INFINITY,
+        };
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(text.contains("\"inf\""), "{text}");
+        assert_eq!(serde_json::from_str::<Arrival>(&text).unwrap(), a);
+    }
+
+    #[test]
+    fn infinite_burstiness_is_constant() {
+        let mut s = Schedule::new(
+            Arrival::Rate {
+                per_second: 4.0,
+                burstiness: f64::INFINITY,
+            },
+            3,
+        );
+        let times: Vec<f64> = (0..5)
+            .map(|_| s.next_offset().unwrap().as_secs_f64())
+            .collect();
+        assert_eq!(times, [0.0, 0.25, 0.5, 0.75, 1.0]);
     }
 
     #[test]

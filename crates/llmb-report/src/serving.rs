@@ -105,7 +105,10 @@ pub fn result_json<'a>(
         "request_rate".into(),
         info.request_rate.map_or(json!("inf"), |r| json!(r)),
     );
-    m.insert("burstiness".into(), json!(info.burstiness));
+    m.insert(
+        "burstiness".into(),
+        llmb_settings::shape::to_value(info.burstiness),
+    );
     m.insert(
         "max_concurrency".into(),
         if info.concurrency > 0 {

@@ -140,7 +140,8 @@ pub struct BenchSettings {
     pub concurrency: Vec<i64>,
     /// Requests per second (`None`: as fast as the concurrency allows).
     pub request_rate: Option<f64>,
-    /// Gamma shape of the gaps with a rate (1 = Poisson).
+    /// Gamma shape of the gaps with a rate (1 = Poisson, infinite = constant gaps).
+    #[serde(with = "shape")]
     pub burstiness: f64,
     /// Measured requests per point.
     pub num_requests: Option<u64>,
@@ -262,6 +263,53 @@ pub fn default_idle_timeout() -> Duration {
 }
 
 /// A `Duration` as seconds (`f64`).
+/// A gamma shape in JSON: a number, or the string `"inf"` for constant gaps (JSON has no
+/// infinity, and `null` would not read back).
+pub mod shape {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a finite shape as a number, an infinite one as `"inf"`.
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_infinite() {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+
+    /// Reads a number or `"inf"`.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            Number(f64),
+            Text(String),
+        }
+        match Shape::deserialize(d)? {
+            Shape::Number(n) => Ok(n),
+            Shape::Text(t) if t == "inf" => Ok(f64::INFINITY),
+            Shape::Text(t) => Err(serde::de::Error::custom(format!(
+                "burstiness `{t}`: give a number or \"inf\""
+            ))),
+        }
+    }
+
+    /// As a JSON value for result files.
+    pub fn to_value(v: f64) -> serde_json::Value {
+        if v.is_infinite() {
+            "inf".into()
+        } else {
+            v.into()
+        }
+    }
+}
+
 mod secs {
     use std::time::Duration;
 

@@ -27,7 +27,7 @@ Writes, in artifacts/<model>-openai-<endpoint type>-<concurrency N|request_rateR
 --artifact-dir as given): profile_export_aiperf.json, profile_export_aiperf.csv,
 profile_export.jsonl and inputs.json, by AIPerf's definitions; llmb's own files go to results/.
 Refused with a hint: other endpoint types, datasets from files, multi-turn, fixed schedules,
-constant or gamma arrivals, prefix prompts, --slice-duration, several models or URLs."
+gamma arrivals, prefix prompts, --slice-duration, several models or URLs."
 )]
 pub struct AiperfProfileArgs {
     /// Model name(s); the first is benchmarked (several: refused).
@@ -56,7 +56,7 @@ pub struct AiperfProfileArgs {
     /// Requests per second (Poisson arrivals).
     #[arg(long)]
     pub request_rate: Option<f64>,
-    /// Arrival pattern with --request-rate: only poisson.
+    /// Arrival pattern with --request-rate: poisson or constant.
     #[arg(long, visible_alias = "arrival-pattern", default_value = "poisson")]
     pub request_rate_mode: String,
     /// Requests to send (default 10).
@@ -243,12 +243,15 @@ impl AiperfProfileArgs {
                 )));
             }
         }
-        if self.request_rate.is_some() && !self.request_rate_mode.eq_ignore_ascii_case("poisson") {
-            return Err(invalid(format!(
-                "--request-rate-mode {} is not supported by llmb; use poisson",
-                self.request_rate_mode
-            )));
-        }
+        let burstiness = match self.request_rate_mode.to_lowercase().as_str() {
+            "poisson" => 1.0,
+            "constant" => f64::INFINITY,
+            m => {
+                return Err(invalid(format!(
+                    "--request-rate-mode {m} is not supported by llmb; use poisson or constant"
+                )))
+            }
+        };
         let Some(osl) = self.output_tokens_mean else {
             return Err(invalid(
                 "llmb always asks for an exact output length; use --output-tokens-mean N",
@@ -373,10 +376,10 @@ impl AiperfProfileArgs {
             dataset["random_seed"] = json!(s);
         }
         dataset["prompts"] = json!({"isl": isl, "osl": osl_cfg});
-        let phase_type = if self.request_rate.is_some() {
-            "poisson"
-        } else {
-            "concurrency"
+        let phase_type = match self.request_rate {
+            Some(_) if burstiness.is_infinite() => "constant",
+            Some(_) => "poisson",
+            None => "concurrency",
         };
         let phase = |name: &str, requests: Option<u64>, main: bool| {
             let mut p = json!({"name": name, "kind": name, "type": phase_type});
@@ -444,6 +447,7 @@ impl AiperfProfileArgs {
             stream: self.streaming,
             concurrency: vec![concurrency],
             request_rate: self.request_rate,
+            burstiness,
             num_requests: count,
             warmup: self.warmup_request_count.unwrap_or(0),
             duration: self

@@ -167,7 +167,7 @@ pub struct BenchArgs {
     /// Requests per second (default: as fast as the concurrency allows).
     #[arg(long)]
     pub request_rate: Option<f64>,
-    /// Gamma shape of inter-arrival gaps with --request-rate (1 = Poisson).
+    /// Gamma shape of inter-arrival gaps with --request-rate (1 = Poisson, inf = constant).
     #[arg(long, default_value_t = 1.0)]
     pub burstiness: f64,
     /// Give up on one request after this long.

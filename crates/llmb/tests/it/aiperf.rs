@@ -48,6 +48,9 @@ fn aiperf_doc_command_lines_write_aiperfs_files() {
     let lines = [
         ("aiperf profile --model Qwen/Qwen3-0.6B --endpoint-type chat --endpoint /v1/chat/completions --streaming --url localhost:8000 --concurrency 100 --request-rate 200 --request-rate-mode poisson --random-seed 42 --request-count 60 --synthetic-input-tokens-mean 500 --output-tokens-mean 200",
          "artifacts/Qwen_Qwen3-0.6B-openai-chat-concurrency100-request_rate200.0", 60),
+        // docs/tutorials/request-rate-concurrency.md, constant rate (count cut from 300 to 40).
+        ("aiperf profile --model Qwen/Qwen3-0.6B --endpoint-type chat --endpoint /v1/chat/completions --streaming --url localhost:8000 --concurrency 50 --request-rate 50 --request-rate-mode constant --request-count 40 --synthetic-input-tokens-mean 800 --output-tokens-mean 400",
+         "artifacts/Qwen_Qwen3-0.6B-openai-chat-concurrency50-request_rate50.0", 40),
         ("aiperf profile --model Qwen/Qwen3-0.6B --endpoint-type chat --endpoint /v1/chat/completions --streaming --synthetic-input-tokens-mean 100 --synthetic-input-tokens-stddev 0 --output-tokens-mean 200 --output-tokens-stddev 0 --url localhost:8000 --request-count 20",
          "artifacts/Qwen_Qwen3-0.6B-openai-chat-concurrency1", 20),
         ("aiperf profile --model Qwen/Qwen3-0.6B --endpoint-type completions --endpoint /v1/completions --synthetic-input-tokens-mean 64 --synthetic-input-tokens-stddev 4 --output-tokens-mean 128 --output-tokens-stddev 4 --url localhost:8000 --request-count 32",
@@ -273,10 +276,22 @@ fn artifact_dir_goodput_and_refusals() {
         Some(1000.0)
     );
     for (line, needle) in [
-        ("aiperf profile -m m --public-dataset sharegpt", "--public-dataset"),
-        ("aiperf profile -m m --endpoint-type embeddings --output-tokens-mean 4", "--endpoint-type embeddings"),
-        ("aiperf profile -m m --request-count 4", "--output-tokens-mean"),
-        ("aiperf profile -m m --output-tokens-mean 4 --request-rate 5 --request-rate-mode constant", "poisson"),
+        (
+            "aiperf profile -m m --public-dataset sharegpt",
+            "--public-dataset",
+        ),
+        (
+            "aiperf profile -m m --endpoint-type embeddings --output-tokens-mean 4",
+            "--endpoint-type embeddings",
+        ),
+        (
+            "aiperf profile -m m --request-count 4",
+            "--output-tokens-mean",
+        ),
+        (
+            "aiperf profile -m m --output-tokens-mean 4 --request-rate 5 --request-rate-mode gamma",
+            "poisson or constant",
+        ),
     ] {
         let o = profile(&dir, line, &sim.url);
         let err = String::from_utf8_lossy(&o.stderr);
