@@ -42,26 +42,9 @@ fn one(unit: &str, v: f64) -> Value {
 /// `datetime.fromtimestamp(ns / 1e9).isoformat()` in UTC (AIPerf writes the host's local
 /// time without a zone; llmb's hosts run in UTC, and the value stays unambiguous).
 fn iso(ns: u64) -> String {
-    let secs = (ns / 1_000_000_000) as i64;
+    let [y, m, d, hh, mm, ss] = crate::run_dir::utc(ns / 1_000_000_000);
     let micros = (ns % 1_000_000_000) / 1000;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{micros:06}")
 }
 
 /// The single-value metrics of a run, in AIPerf's order: (tag, header, unit, value).

@@ -103,8 +103,14 @@ pub fn default_dir(root: &Path, stamp: &str, label: &str) -> PathBuf {
 
 /// UTC `YYYYmmdd-HHMMSS` of a Unix time.
 pub fn stamp(unix_s: u64) -> String {
+    let [y, m, d, hh, mm, ss] = utc(unix_s);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
+/// Year, month, day, hour, minute, second (UTC) of a Unix time.
+pub fn utc(unix_s: u64) -> [i64; 6] {
     let days = (unix_s / 86_400) as i64;
-    let secs = unix_s % 86_400;
+    let secs = (unix_s % 86_400) as i64;
     // civil-from-days (Howard Hinnant's algorithm)
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -115,12 +121,7 @@ pub fn stamp(unix_s: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    [y, m, d, secs / 3600, secs / 60 % 60, secs % 60]
 }
 
 #[cfg(test)]

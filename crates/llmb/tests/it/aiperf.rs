@@ -9,7 +9,7 @@ use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{llmb, tempdir, Sim};
+use crate::support::{assert_ran, llmb, tempdir, Sim};
 
 fn profile(dir: &Path, line: &str, url: &str) -> Output {
     std::fs::create_dir_all(dir).unwrap();
@@ -23,15 +23,6 @@ fn profile(dir: &Path, line: &str, url: &str) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run llmb profile")
-}
-
-fn ran(o: &Output) {
-    assert!(
-        o.status.success() || o.status.code() == Some(4),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 const STATS: [&str; 16] = [
@@ -58,7 +49,7 @@ fn aiperf_doc_command_lines_write_aiperfs_files() {
     ];
     for (line, folder, n) in lines {
         let o = profile(&dir, line, &sim.url);
-        ran(&o);
+        assert_ran(&o);
         let art = dir.join(folder);
         let j: Value = serde_json::from_str(
             &std::fs::read_to_string(art.join("profile_export_aiperf.json")).unwrap(),
@@ -259,7 +250,7 @@ fn artifact_dir_goodput_and_refusals() {
         "aiperf profile -m m --url localhost:8000 --streaming --request-count 8 --output-tokens-mean 4 --artifact-dir out --goodput time_to_first_token:1000 --export-level summary",
         &sim.url,
     );
-    ran(&o);
+    assert_ran(&o);
     // --artifact-dir is used as given, with no sub-folder; summary level: no records file.
     let j: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("out/profile_export_aiperf.json")).unwrap(),

@@ -9,7 +9,7 @@ use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{llmb, tempdir};
+use crate::support::{assert_ran, llmb, tempdir};
 
 fn serve(dir: &Path, args: &[&str]) -> Output {
     std::fs::create_dir_all(dir).unwrap();
@@ -20,15 +20,6 @@ fn serve(dir: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run llmb bench serve")
-}
-
-fn ran(o: &Output) {
-    assert!(
-        o.status.success() || o.status.code() == Some(4),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// The one `.json` file directly in `dir`.
@@ -103,7 +94,7 @@ fn a_vllm_command_line_writes_vllms_file_and_block() {
             "7",
         ],
     );
-    ran(&o);
+    assert_ran(&o);
     let path = result_file(&dir.join("out"));
     let name = path.file_name().unwrap().to_str().unwrap().to_owned();
     // {label or backend}-{rate}qps-concurrency{N}-{model basename}-{date}.json
@@ -309,7 +300,7 @@ fn defaults_underscores_and_append_follow_vllm() {
                 "50",
             ],
         );
-        ran(&o);
+        assert_ran(&o);
     }
     let text = std::fs::read_to_string(dir.join("r.jsonl")).unwrap();
     let lines: Vec<Value> = text
